@@ -1,0 +1,139 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/dynamo"
+	"github.com/acme/provider-credentials/shared/httpapi"
+	"github.com/acme/provider-credentials/shared/secrets"
+)
+
+// Env is how configuration is read: os.Getenv, or a map lookup in tests.
+type Env func(string) string
+
+// Clients are the AWS clients a function may use. A nil field is built from
+// the default configuration (which honours AWS_ENDPOINT_URL); tests pass
+// their own, wrapped to count calls or inject faults.
+type Clients struct {
+	DynamoDB       dynamo.API
+	SecretsManager secrets.API
+}
+
+// Builder builds handlers from one configuration and one set of clients.
+type Builder struct {
+	Config  Config
+	Clients Clients
+	Log     *slog.Logger
+}
+
+// NewBuilder reads the configuration and loads the AWS configuration.
+func NewBuilder(ctx context.Context, getenv Env, clients Clients) (*Builder, error) {
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if clients.DynamoDB == nil || clients.SecretsManager == nil {
+		awsCfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("app: load AWS configuration: %w", err)
+		}
+		if clients.DynamoDB == nil {
+			clients.DynamoDB = dynamodb.NewFromConfig(awsCfg)
+		}
+		if clients.SecretsManager == nil {
+			clients.SecretsManager = secretsmanager.NewFromConfig(awsCfg)
+		}
+	}
+	return &Builder{Config: cfg, Clients: clients, Log: slog.Default()}, nil
+}
+
+func (b *Builder) store() *dynamo.Store {
+	return dynamo.New(b.Clients.DynamoDB, b.Config.CredentialsTable, b.Config.UsageTable)
+}
+
+func (b *Builder) keyStore() (*secrets.Store, error) {
+	return secrets.New(b.Clients.SecretsManager, b.Config.SecretPrefix, b.Config.RecoveryDays)
+}
+
+// service builds the credential service; withKeys adds the key store.
+func (b *Builder) service(withKeys bool) (*credentials.Service, error) {
+	opts := []credentials.Option{credentials.WithLogger(b.Log), credentials.WithBaseURLCheck(b.baseURLCheck())}
+	if withKeys {
+		ks, err := b.keyStore()
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		opts = append(opts, credentials.WithKeyStore(ks))
+	}
+	return credentials.NewService(b.store(), opts...), nil
+}
+
+func (b *Builder) baseURLCheck() credentials.BaseURLCheck {
+	return func(provider, raw string) error {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("base_url is not a valid absolute URL")
+		}
+		return nil
+	}
+}
+
+func (b *Builder) deps(withKeys bool) (httpapi.Deps, error) {
+	svc, err := b.service(withKeys)
+	if err != nil {
+		return httpapi.Deps{}, err
+	}
+	return httpapi.Deps{Service: svc, Auth: b.Config.Auth, Log: b.Log}, nil
+}
+
+// functions maps each folder under functions/ (template.yaml's CodeUri) to
+// its handler and whether it may touch the key store.
+var functions = map[string]struct {
+	keys    bool
+	handler func(httpapi.Deps) http.Handler
+}{
+	"list-credentials":  {false, httpapi.ListCredentials},
+	"create-credential": {true, httpapi.CreateCredential},
+	"get-credential":    {false, httpapi.GetCredential},
+	"update-credential": {true, httpapi.UpdateCredential},
+	"delete-credential": {true, httpapi.DeleteCredential},
+}
+
+// Functions returns the names of the HTTP functions, sorted.
+func Functions() []string {
+	return slices.Sorted(maps.Keys(functions))
+}
+
+// Handler builds the handler of the function in folder functions/<name>.
+func (b *Builder) Handler(name string) (http.Handler, error) {
+	f, ok := functions[name]
+	if !ok {
+		return nil, fmt.Errorf("app: no function %q", name)
+	}
+	d, err := b.deps(f.keys)
+	if err != nil {
+		return nil, err
+	}
+	return f.handler(d), nil
+}
+
+// New builds the handler of one function from the environment: what each
+// functions/<name>/main.go calls at cold start.
+func New(ctx context.Context, name string, getenv Env) (http.Handler, error) {
+	b, err := NewBuilder(ctx, getenv, Clients{})
+	if err != nil {
+		return nil, err
+	}
+	return b.Handler(name)
+}

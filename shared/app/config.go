@@ -1,0 +1,72 @@
+// Package app wires the service together: configuration from the
+// environment, AWS clients and handlers, once per cold start. Each
+// functions/<name>/main.go calls one constructor here.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/acme/provider-credentials/shared/httpapi"
+)
+
+// Config is everything read from the environment.
+type Config struct {
+	CredentialsTable string        // CREDENTIALS_TABLE
+	UsageTable       string        // USAGE_TABLE
+	SecretPrefix     string        // SECRET_PREFIX, default "provider-credentials"
+	RecoveryDays     int           // SECRET_RECOVERY_DAYS, 7 to 30, default 7
+	Auth             httpapi.Auth  // ORG_ID_CLAIM, ORG_ROLE_CLAIM, ADMIN_ROLES
+	UsageFresh       time.Duration // USAGE_FRESH_SECONDS, default 60
+	ProbeTimeout     time.Duration // PROBE_TIMEOUT_SECONDS, default 10
+	AllowPrivate     bool          // PROBE_ALLOW_PRIVATE_NETWORKS=1: local testing only
+}
+
+// LoadConfig reads the configuration through getenv (os.Getenv in Lambda,
+// a map in tests).
+func LoadConfig(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	num := func(name string, def, min, max int) int {
+		v := get(name, strconv.Itoa(def))
+		n, err := strconv.Atoi(v)
+		if err != nil || n < min || n > max {
+			errs = append(errs, fmt.Errorf("%s=%q: want a whole number from %d to %d", name, v, min, max))
+			return def
+		}
+		return n
+	}
+	c := Config{
+		CredentialsTable: get("CREDENTIALS_TABLE", ""),
+		UsageTable:       get("USAGE_TABLE", ""),
+		SecretPrefix:     get("SECRET_PREFIX", "provider-credentials"),
+		RecoveryDays:     num("SECRET_RECOVERY_DAYS", 7, 7, 30),
+		Auth: httpapi.Auth{
+			OrgClaim:  get("ORG_ID_CLAIM", "org_id"),
+			RoleClaim: get("ORG_ROLE_CLAIM", "org_role"),
+		},
+		UsageFresh:   time.Duration(num("USAGE_FRESH_SECONDS", 60, 1, 86400)) * time.Second,
+		ProbeTimeout: time.Duration(num("PROBE_TIMEOUT_SECONDS", 10, 1, 25)) * time.Second,
+		AllowPrivate: get("PROBE_ALLOW_PRIVATE_NETWORKS", "") == "1",
+	}
+	for _, r := range strings.Split(get("ADMIN_ROLES", "admin,owner"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			c.Auth.AdminRoles = append(c.Auth.AdminRoles, r)
+		}
+	}
+	if c.CredentialsTable == "" {
+		errs = append(errs, errors.New("CREDENTIALS_TABLE is not set"))
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("app: configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}

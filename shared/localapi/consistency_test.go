@@ -1,0 +1,236 @@
+package localapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+type storedCred struct {
+	SK         string `dynamodbav:"sk"`
+	Kind       string `dynamodbav:"kind"`
+	ID         string `dynamodbav:"id"`
+	HasAPIKey  bool   `dynamodbav:"has_api_key"`
+	SecretName string `dynamodbav:"secret_name"`
+	KeyVersion string `dynamodbav:"key_version"`
+}
+
+// storedKey reads a credential's key the way the probe does: the version
+// the metadata names.
+func (h *harness) storedKey(org, id string) string {
+	h.t.Helper()
+	for _, c := range h.scan() {
+		if c.ID != id || c.Kind != "credential" {
+			continue
+		}
+		out, err := h.env.SM.GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{
+			SecretId: &c.SecretName, VersionId: &c.KeyVersion,
+		})
+		if err != nil {
+			h.t.Fatalf("get secret of %s: %v", id, err)
+		}
+		var v struct {
+			APIKey string `json:"api_key"`
+		}
+		if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil {
+			h.t.Fatalf("secret of %s is not JSON", id)
+		}
+		return v.APIKey
+	}
+	h.t.Fatalf("credential %s not stored", id)
+	return ""
+}
+
+func (h *harness) scan() []storedCred {
+	h.t.Helper()
+	out, err := h.env.DDB.Scan(context.Background(), &dynamodb.ScanInput{TableName: &h.env.CredTable})
+	if err != nil {
+		h.t.Fatalf("scan: %v", err)
+	}
+	var items []storedCred
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		h.t.Fatalf("decode scan: %v", err)
+	}
+	return items
+}
+
+// checkConsistent fails the test when the two stores disagree: every
+// credential that claims a key can read it at the version it names, and
+// every live secret under the prefix belongs to a credential that claims it.
+func (h *harness) checkConsistent() {
+	h.t.Helper()
+	if err := h.consistency(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) consistency() error {
+	ctx := context.Background()
+	claimed := map[string]bool{}
+	for _, c := range h.scan() {
+		if c.Kind != "credential" || !c.HasAPIKey {
+			continue
+		}
+		claimed[c.SecretName] = true
+		_, err := h.env.SM.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &c.SecretName, VersionId: &c.KeyVersion})
+		if err != nil {
+			return fmt.Errorf("credential %s claims a key it lacks: %v", c.ID, err)
+		}
+		d, err := h.env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &c.SecretName})
+		if err != nil || d.DeletedDate != nil {
+			return fmt.Errorf("credential %s claims a key scheduled for deletion (err %v)", c.ID, err)
+		}
+	}
+	p := secretsmanager.NewListSecretsPaginator(h.env.SM, &secretsmanager.ListSecretsInput{
+		Filters: []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{h.env.SecretPrefix + "/"}}},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("list secrets: %v", err)
+		}
+		for _, s := range page.SecretList {
+			name := aws.ToString(s.Name)
+			if s.DeletedDate == nil && !claimed[name] {
+				return fmt.Errorf("secret %s exists without a credential that claims it", name)
+			}
+		}
+	}
+	return nil
+}
+
+// TestFailureAtEveryAWSCall fails each AWS call of each write path in turn
+// and checks that the request fails cleanly (a 500 without details, or a
+// success when only a compensation was lost to the fault... which cannot
+// happen with one fault) and that the two stores still agree.
+func TestFailureAtEveryAWSCall(t *testing.T) {
+	paths := []struct {
+		name  string
+		setup func(h *harness, admin string) string // returns a credential id, or ""
+		run   func(h *harness, admin, id string) response
+	}{
+		{"create with key", nil, func(h *harness, admin, _ string) response {
+			return h.do("POST", "/provider-credentials", admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": testKey})
+		}},
+		{"create duplicate with key", func(h *harness, admin string) string {
+			return h.create(admin, map[string]any{"provider": "openai", "account_key": "a"}).ID
+		}, func(h *harness, admin, _ string) response {
+			return h.do("POST", "/provider-credentials", admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": testKey})
+		}},
+		{"set first key", func(h *harness, admin string) string {
+			return h.create(admin, map[string]any{"provider": "openai", "account_key": "a"}).ID
+		}, patchKey(testKey)},
+		{"rotate key", func(h *harness, admin string) string {
+			return h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": "sk-old-key-1111"}).ID
+		}, patchKey(testKey)},
+		{"clear key", func(h *harness, admin string) string {
+			return h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": testKey}).ID
+		}, patchKey("")},
+		{"set key after clear", func(h *harness, admin string) string {
+			id := h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": "sk-old-key-1111"}).ID
+			wantStatus(h.t, h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"api_key": ""}), 200)
+			return id
+		}, patchKey(testKey)},
+		{"delete with key", func(h *harness, admin string) string {
+			return h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": testKey}).ID
+		}, func(h *harness, admin, id string) response {
+			return h.do("DELETE", "/provider-credentials/"+id, admin, nil)
+		}},
+	}
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			// A clean run counts the path's AWS calls.
+			h := newHarness(t)
+			admin := h.token("org-f", "admin")
+			id := ""
+			if p.setup != nil {
+				id = p.setup(h, admin)
+			}
+			h.env.Calls.Reset()
+			clean := p.run(h, admin, id)
+			calls := h.env.Calls.Ops()
+			if clean.status >= 500 {
+				t.Fatalf("clean run: %d %s", clean.status, clean.body)
+			}
+			h.checkConsistent()
+			t.Logf("%s: %d AWS calls %v", p.name, len(calls), calls)
+			for i := 1; i <= len(calls); i++ {
+				h := newHarness(t)
+				admin := h.token("org-f", "admin")
+				id := ""
+				if p.setup != nil {
+					id = p.setup(h, admin)
+				}
+				h.env.Calls.FailAt(i)
+				r := p.run(h, admin, id)
+				failed := h.env.Calls.Ops()
+				if i <= len(failed) && r.status != 500 && r.status != clean.status {
+					t.Errorf("fault at call %d (%s): status = %d, want 500 or %d", i, failed[i-1], r.status, clean.status)
+				}
+				if r.status == 500 && string(r.body) != `{"detail":"internal error"}` {
+					t.Errorf("fault at call %d: body = %s", i, r.body)
+				}
+				if err := h.consistency(); err != nil {
+					t.Errorf("fault at call %d (%v): %v", i, failed, err)
+				}
+				if strings.Contains(h.log.String(), testKey) || strings.Contains(string(r.body), testKey) {
+					t.Errorf("fault at call %d: the key leaked", i)
+				}
+			}
+		})
+	}
+}
+
+func patchKey(key string) func(h *harness, admin, id string) response {
+	return func(h *harness, admin, id string) response {
+		return h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"api_key": key})
+	}
+}
+
+// TestAWSCallsPerRequest holds each route to the fewest AWS calls the
+// design allows.
+func TestAWSCallsPerRequest(t *testing.T) {
+	h := newHarness(t)
+	admin := h.token("org-n", "admin")
+	id := h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": testKey}).ID
+	for _, tc := range []struct {
+		name string
+		run  func() response
+		want []string
+	}{
+		{"list", func() response { return h.do("GET", "/provider-credentials", admin, nil) }, []string{"DynamoDB.Query"}},
+		{"get", func() response { return h.do("GET", "/provider-credentials/"+id, admin, nil) }, []string{"DynamoDB.GetItem"}},
+		{"create with key", func() response {
+			return h.do("POST", "/provider-credentials", admin, map[string]any{"provider": "groq", "account_key": "b", "api_key": testKey})
+		}, []string{"Secrets Manager.CreateSecret", "DynamoDB.TransactWriteItems"}},
+		{"create without key", func() response {
+			return h.do("POST", "/provider-credentials", admin, map[string]any{"provider": "groq", "account_key": "c"})
+		}, []string{"DynamoDB.TransactWriteItems"}},
+		{"patch without key change", func() response {
+			return h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"display_name": "n", "active": false})
+		}, []string{"DynamoDB.UpdateItem"}},
+		{"patch key", func() response {
+			return h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"api_key": "sk-new-9999"})
+		}, []string{"DynamoDB.GetItem", "Secrets Manager.PutSecretValue", "DynamoDB.PutItem"}},
+		{"delete", func() response { return h.do("DELETE", "/provider-credentials/"+id, admin, nil) },
+			[]string{"DynamoDB.GetItem", "Secrets Manager.DeleteSecret", "DynamoDB.TransactWriteItems"}},
+		{"get missing", func() response { return h.do("GET", "/provider-credentials/"+id, admin, nil) }, []string{"DynamoDB.GetItem"}},
+	} {
+		h.env.Calls.Reset()
+		r := tc.run()
+		if r.status >= 400 && tc.name != "get missing" {
+			t.Fatalf("%s: %d %s", tc.name, r.status, r.body)
+		}
+		if got := h.env.Calls.Ops(); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: AWS calls = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,224 @@
+// Package secrets keeps API keys in AWS Secrets Manager, one secret per
+// credential, named <prefix>/<org>/<credential id>.
+package secrets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/acme/provider-credentials/shared/credentials"
+)
+
+// API is the part of the Secrets Manager client the store uses.
+type API interface {
+	CreateSecret(context.Context, *secretsmanager.CreateSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+	PutSecretValue(context.Context, *secretsmanager.PutSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	GetSecretValue(context.Context, *secretsmanager.GetSecretValueInput, ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	UpdateSecretVersionStage(context.Context, *secretsmanager.UpdateSecretVersionStageInput, ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+	DeleteSecret(context.Context, *secretsmanager.DeleteSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
+	RestoreSecret(context.Context, *secretsmanager.RestoreSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error)
+}
+
+// Store is the Secrets Manager credentials.KeyStore.
+type Store struct {
+	sm             API
+	prefix         string
+	recoveryWindow int64 // days, 7 to 30
+}
+
+var _ credentials.KeyStore = (*Store)(nil)
+
+// New returns a Store writing secrets under prefix, deleted after
+// recoveryDays (7 to 30, as AWS allows).
+func New(sm API, prefix string, recoveryDays int) (*Store, error) {
+	if recoveryDays < 7 || recoveryDays > 30 {
+		return nil, fmt.Errorf("secrets: recovery window %d days: must be 7 to 30", recoveryDays)
+	}
+	prefix = strings.Trim(prefix, "/")
+	if prefix == "" || strings.Trim(prefix, nameChars) != "" {
+		return nil, fmt.Errorf("secrets: prefix %q: must be non-empty and use only letters, digits and /_+=.@-", prefix)
+	}
+	return &Store{sm: sm, prefix: prefix, recoveryWindow: int64(recoveryDays)}, nil
+}
+
+// Prefix returns the secret name prefix, without a trailing slash.
+func (s *Store) Prefix() string { return s.prefix }
+
+const nameChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+=.@-"
+
+// Name returns <prefix>/<org>/<id>. Characters a secret name refuses, and
+// '/' and '_' themselves, are written as _XX (hex), so distinct org ids give
+// distinct names and no org id can reach into another's path.
+func (s *Store) Name(orgID, credentialID string) string {
+	return s.prefix + "/" + Escape(orgID) + "/" + credentialID
+}
+
+// Escape encodes an org id for use as one secret-name segment.
+func Escape(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c != '/' && c != '_' && strings.IndexByte(nameChars, c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "_%02X", c)
+	}
+	return b.String()
+}
+
+type payload struct {
+	APIKey string `json:"api_key"`
+}
+
+func value(apiKey string) (*string, error) {
+	b, err := json.Marshal(payload{APIKey: apiKey})
+	if err != nil {
+		return nil, fmt.Errorf("secrets: encode: %w", err)
+	}
+	return aws.String(string(b)), nil
+}
+
+func tagValue(v string) string {
+	// Tag values allow letters, digits, spaces and _.:/=+-@ (256 at most).
+	var b strings.Builder
+	for _, r := range v {
+		if r < 128 && (strings.ContainsRune("_.:/=+-@ ", r) || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	out := b.String()
+	if len(out) > 256 {
+		out = out[:256]
+	}
+	return out
+}
+
+// Create stores a credential's first key. If the name is taken by a secret
+// scheduled for deletion (its key was cleared before), that secret is
+// restored and given the new key.
+func (s *Store) Create(ctx context.Context, ref credentials.SecretRef, apiKey string) (string, error) {
+	v, err := value(apiKey)
+	if err != nil {
+		return "", err
+	}
+	out, err := s.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:         &ref.Name,
+		SecretString: v,
+		Description:  aws.String("API key of a provider credential"),
+		Tags: []smtypes.Tag{
+			{Key: aws.String("org"), Value: aws.String(tagValue(ref.OrgID))},
+			{Key: aws.String("credential"), Value: aws.String(ref.CredentialID)},
+			{Key: aws.String("provider"), Value: aws.String(ref.Provider)},
+		},
+	})
+	if err == nil {
+		return aws.ToString(out.VersionId), nil
+	}
+	var exists *smtypes.ResourceExistsException
+	var invalid *smtypes.InvalidRequestException
+	if !errors.As(err, &exists) && !errors.As(err, &invalid) {
+		return "", fmt.Errorf("secrets: create %s: %w", ref.Name, err)
+	}
+	// Scheduled for deletion (AWS: InvalidRequestException) or left behind:
+	// bring it back and write the new key as its current version.
+	if err := s.Restore(ctx, ref.Name); err != nil {
+		return "", err
+	}
+	version, err := s.Put(ctx, ref.Name, apiKey)
+	if err != nil {
+		// Put it back as it was: no credential claims it. One retry, beyond
+		// the SDK's, for the same reason the service retries compensations.
+		if derr := s.ScheduleDelete(ctx, ref.Name); derr != nil {
+			if derr = s.ScheduleDelete(context.WithoutCancel(ctx), ref.Name); derr != nil {
+				return "", errors.Join(err, fmt.Errorf("secrets: re-delete %s: %w", ref.Name, derr))
+			}
+		}
+		return "", err
+	}
+	return version, nil
+}
+
+// Put stores a new key as the secret's current version.
+func (s *Store) Put(ctx context.Context, name, apiKey string) (string, error) {
+	v, err := value(apiKey)
+	if err != nil {
+		return "", err
+	}
+	out, err := s.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &name, SecretString: v})
+	if err != nil {
+		return "", fmt.Errorf("secrets: put %s: %w", name, err)
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+// Key returns the API key stored in version of the secret.
+func (s *Store) Key(ctx context.Context, name, version string) (string, error) {
+	in := &secretsmanager.GetSecretValueInput{SecretId: &name}
+	if version != "" {
+		in.VersionId = &version
+	}
+	out, err := s.sm.GetSecretValue(ctx, in)
+	if err != nil {
+		return "", fmt.Errorf("secrets: get %s: %w", name, err)
+	}
+	var p payload
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &p); err != nil {
+		// Never wrap the JSON error: it could quote the secret.
+		return "", fmt.Errorf("secrets: get %s: value is not the expected JSON", name)
+	}
+	return p.APIKey, nil
+}
+
+// Revert moves AWSCURRENT back to version to.
+func (s *Store) Revert(ctx context.Context, name, to, from string) error {
+	_, err := s.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: &name, VersionStage: aws.String("AWSCURRENT"),
+		MoveToVersionId: &to, RemoveFromVersionId: &from,
+	})
+	if err != nil {
+		return fmt.Errorf("secrets: revert %s: %w", name, err)
+	}
+	return nil
+}
+
+// Discard deletes a secret without recovery.
+func (s *Store) Discard(ctx context.Context, name string) error {
+	_, err := s.sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
+		SecretId: &name, ForceDeleteWithoutRecovery: aws.Bool(true),
+	})
+	var nf *smtypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("secrets: discard %s: %w", name, err)
+	}
+	return nil
+}
+
+// ScheduleDelete deletes the secret after the recovery window.
+func (s *Store) ScheduleDelete(ctx context.Context, name string) error {
+	_, err := s.sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
+		SecretId: &name, RecoveryWindowInDays: &s.recoveryWindow,
+	})
+	var nf *smtypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("secrets: delete %s: %w", name, err)
+	}
+	return nil
+}
+
+// Restore cancels a scheduled deletion.
+func (s *Store) Restore(ctx context.Context, name string) error {
+	if _, err := s.sm.RestoreSecret(ctx, &secretsmanager.RestoreSecretInput{SecretId: &name}); err != nil {
+		return fmt.Errorf("secrets: restore %s: %w", name, err)
+	}
+	return nil
+}
