@@ -1,0 +1,111 @@
+// Command localapi serves the whole API on one local port, as API Gateway
+// and the Lambda functions would: `make run`.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/authn"
+	"github.com/acme/provider-credentials/shared/gateway"
+	"github.com/acme/provider-credentials/shared/localapi"
+	"github.com/acme/provider-credentials/shared/samtemplate"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "localapi:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	slog.SetDefault(log)
+	tpl, err := samtemplate.Load("template.yaml")
+	if err != nil {
+		return err
+	}
+	stack, err := localapi.StartStack(ctx, tpl)
+	if err != nil {
+		return err
+	}
+	defer stack.Stop()
+
+	verifier, how, err := verifier(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := app.NewBuilder(ctx, os.Getenv, app.Clients{})
+	if err != nil {
+		return err
+	}
+	routes, err := localapi.Routes(tpl, b)
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(routes, verifier, gateway.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "3000"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(os.Stderr, `
+Provider credentials API on http://%s
+  AWS endpoint: %s (tables %v)
+  routes: %d, from template.yaml
+  tokens: %s
+  try:    curl -H "Authorization: Bearer $TOKEN" http://%s/provider-credentials
+Ctrl-C stops everything this started.
+
+`, ln.Addr(), stack.Endpoint, stack.Tables, len(routes), how, ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// verifier checks tokens as API Gateway's JWT authorizer would: against
+// JWT_ISSUER by OpenID discovery, or with the built-in development issuer.
+func verifier(ctx context.Context) (authn.Verifier, string, error) {
+	if iss := os.Getenv("JWT_ISSUER"); iss != "" {
+		v, err := authn.NewOIDC(ctx, iss, os.Getenv("JWT_AUDIENCE"), &http.Client{Timeout: 10 * time.Second})
+		if err != nil {
+			return nil, "", err
+		}
+		return v, "issued by " + iss + " (audience " + os.Getenv("JWT_AUDIENCE") + ")", nil
+	}
+	dev, err := authn.NewDevIssuer()
+	if err != nil {
+		return nil, "", err
+	}
+	return dev.Verifier(), "development issuer: TOKEN=$(go run ./cmd/devtoken --org my-org --role admin)", nil
+}

@@ -1,0 +1,79 @@
+package localapi
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/acme/provider-credentials/shared/dynamo"
+	"github.com/acme/provider-credentials/shared/moto"
+	"github.com/acme/provider-credentials/shared/samtemplate"
+)
+
+// Stack is the AWS side of a local run: the emulator (when this process
+// started one) and the tables of template.yaml.
+type Stack struct {
+	Endpoint string
+	Tables   map[string]string // logical id → table name
+	moto     *moto.Server
+}
+
+// tableEnv maps the template's table resources to the environment
+// variables the functions read (the same as template.yaml's Globals).
+var tableEnv = map[string]string{"CredentialsTable": "CREDENTIALS_TABLE", "UsageTable": "USAGE_TABLE"}
+
+// StartStack points the process at AWS_ENDPOINT_URL, or starts moto_server
+// when it is unset, and creates every table of the template (named by
+// CREDENTIALS_TABLE / USAGE_TABLE, default "local-<LogicalId>"). It sets
+// the environment variables the functions read.
+func StartStack(ctx context.Context, tpl *samtemplate.Template) (*Stack, error) {
+	s := &Stack{Tables: map[string]string{}}
+	for k, v := range map[string]string{"AWS_REGION": "us-east-1"} {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
+	}
+	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+		srv, err := moto.Start(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.moto = srv
+		os.Setenv("AWS_ENDPOINT_URL", srv.URL)
+		// moto checks no signature; any credentials do.
+		os.Setenv("AWS_ACCESS_KEY_ID", "local")
+		os.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+	}
+	s.Endpoint = os.Getenv("AWS_ENDPOINT_URL")
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		s.Stop()
+		return nil, fmt.Errorf("localapi: AWS configuration: %w", err)
+	}
+	db := dynamodb.NewFromConfig(cfg)
+	for _, logical := range tpl.ResourcesOfType("AWS::DynamoDB::Table") {
+		name := "local-" + logical
+		if env, ok := tableEnv[logical]; ok {
+			if v := os.Getenv(env); v != "" {
+				name = v
+			}
+			os.Setenv(env, name)
+		}
+		if err := dynamo.CreateTable(ctx, db, name, tpl.Resources[logical].Properties); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		s.Tables[logical] = name
+	}
+	return s, nil
+}
+
+// Stop ends the emulator if this process started it.
+func (s *Stack) Stop() {
+	if s != nil && s.moto != nil {
+		s.moto.Stop()
+	}
+}
