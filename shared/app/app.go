@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -16,7 +16,9 @@ import (
 	"github.com/acme/provider-credentials/shared/credentials"
 	"github.com/acme/provider-credentials/shared/dynamo"
 	"github.com/acme/provider-credentials/shared/httpapi"
+	"github.com/acme/provider-credentials/shared/liveusage"
 	"github.com/acme/provider-credentials/shared/secrets"
+	"github.com/acme/provider-credentials/shared/usage"
 )
 
 // Env is how configuration is read: os.Getenv, or a map lookup in tests.
@@ -81,33 +83,52 @@ func (b *Builder) service(withKeys bool) (*credentials.Service, error) {
 
 func (b *Builder) baseURLCheck() credentials.BaseURLCheck {
 	return func(provider, raw string) error {
-		u, err := url.Parse(raw)
-		if err != nil || u.Host == "" {
-			return fmt.Errorf("base_url is not a valid absolute URL")
-		}
-		return nil
+		return usage.ValidateBaseURL(provider, raw, b.Config.AllowPrivate)
 	}
 }
 
-func (b *Builder) deps(withKeys bool) (httpapi.Deps, error) {
+// Prober returns the provider prober configured from the environment.
+func (b *Builder) Prober() *usage.Prober {
+	return usage.NewProber(usage.Options{AllowPrivateNetworks: b.Config.AllowPrivate, Timeout: b.Config.ProbeTimeout})
+}
+
+// LiveUsage returns the usage service: cache, key reader and prober.
+func (b *Builder) LiveUsage() (*liveusage.Service, error) {
+	ks, err := b.keyStore()
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	keys := secrets.NewKeyCache(ks, 15*time.Minute, 1024)
+	return liveusage.New(b.store(), keys, b.Prober(), b.Config.UsageFresh, b.Log), nil
+}
+
+func (b *Builder) deps(withKeys, withUsage bool) (httpapi.Deps, error) {
 	svc, err := b.service(withKeys)
 	if err != nil {
 		return httpapi.Deps{}, err
 	}
-	return httpapi.Deps{Service: svc, Auth: b.Config.Auth, Log: b.Log}, nil
+	d := httpapi.Deps{Service: svc, Auth: b.Config.Auth, Log: b.Log}
+	if withUsage {
+		if d.Usage, err = b.LiveUsage(); err != nil {
+			return httpapi.Deps{}, err
+		}
+	}
+	return d, nil
 }
 
 // functions maps each folder under functions/ (template.yaml's CodeUri) to
-// its handler and whether it may touch the key store.
+// its handler, whether it writes keys and whether it reads usage.
 var functions = map[string]struct {
-	keys    bool
-	handler func(httpapi.Deps) http.Handler
+	keys, usage bool
+	handler     func(httpapi.Deps) http.Handler
 }{
-	"list-credentials":  {false, httpapi.ListCredentials},
-	"create-credential": {true, httpapi.CreateCredential},
-	"get-credential":    {false, httpapi.GetCredential},
-	"update-credential": {true, httpapi.UpdateCredential},
-	"delete-credential": {true, httpapi.DeleteCredential},
+	"list-credentials":  {false, false, httpapi.ListCredentials},
+	"create-credential": {true, false, httpapi.CreateCredential},
+	"get-credential":    {false, false, httpapi.GetCredential},
+	"update-credential": {true, false, httpapi.UpdateCredential},
+	"delete-credential": {true, false, httpapi.DeleteCredential},
+	"get-usage":         {false, true, httpapi.GetUsage},
+	"test-credential":   {false, true, httpapi.TestCredential},
 }
 
 // Functions returns the names of the HTTP functions, sorted.
@@ -121,7 +142,7 @@ func (b *Builder) Handler(name string) (http.Handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("app: no function %q", name)
 	}
-	d, err := b.deps(f.keys)
+	d, err := b.deps(f.keys, f.usage)
 	if err != nil {
 		return nil, err
 	}

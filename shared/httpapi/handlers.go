@@ -6,8 +6,10 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/liveusage"
 )
 
 // Route patterns, in net/http ServeMux syntax (the same as API Gateway's for
@@ -25,6 +27,7 @@ const (
 // Deps are what the credential handlers need.
 type Deps struct {
 	Service *credentials.Service
+	Usage   *liveusage.Service // for the usage and test routes
 	Auth    Auth
 	Log     *slog.Logger
 }
@@ -179,4 +182,67 @@ func DeleteCredential(d Deps) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	})
+}
+
+// GetUsage serves GET /provider-credentials/{credential_id}/usage.
+func GetUsage(d Deps) http.Handler {
+	return serve(d.Log, d.Auth, RouteUsage, false, func(w http.ResponseWriter, r *http.Request, c Caller) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		refresh, err := queryBool(r, "refresh")
+		if err != nil {
+			return err
+		}
+		body, err := d.Usage.Usage(r.Context(), c.OrgID, id, refresh)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, body)
+		return nil
+	})
+}
+
+// TestCredential serves POST /provider-credentials/test: it probes the
+// given key and saves nothing.
+func TestCredential(d Deps) http.Handler {
+	return serve(d.Log, d.Auth, RouteTest, true, func(w http.ResponseWriter, r *http.Request, c Caller) error {
+		body, err := readBody(w, r)
+		if err != nil {
+			return err
+		}
+		o, err := parseObject(body)
+		if err != nil {
+			return err
+		}
+		in := credentials.TestInput{
+			Provider:   o.str("provider"),
+			AccountKey: o.strOr("account_key", ""),
+			APIKey:     o.optStr("api_key"),
+			BaseURL:    o.optStr("base_url"),
+		}
+		if err := o.err(); err != nil {
+			return err
+		}
+		in, err = in.Normalize(d.Service.CheckBaseURL())
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, d.Usage.Test(r.Context(), in))
+		return nil
+	})
+}
+
+// queryBool reads an optional boolean query parameter as FastAPI does.
+func queryBool(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	switch strings.ToLower(v) {
+	case "", "false", "0", "no", "off", "f", "n":
+		return false, nil
+	case "true", "1", "yes", "on", "t", "y":
+		return true, nil
+	}
+	return false, invalid(credentials.FieldError{Loc: []any{"query", name},
+		Msg: "Input should be a valid boolean, unable to interpret input", Type: "bool_parsing"})
 }

@@ -1,0 +1,25 @@
+// Command get-usage is the Lambda function behind one route; all of it but the
+// wiring lives in shared/.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/acme/provider-credentials/shared/app"
+)
+
+func main() {
+	slog.SetDefault(lambdacontext.NewLogger())
+	h, err := app.New(context.Background(), "get-usage", os.Getenv)
+	if err != nil {
+		slog.Error("init failed", "err", err)
+		os.Exit(1)
+	}
+	lambda.Start(httpadapter.NewV2(h).ProxyWithContext)
+}

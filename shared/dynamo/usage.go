@@ -1,0 +1,116 @@
+package dynamo
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/acme/provider-credentials/shared/credentials"
+)
+
+// CachedUsage is a stored probe result. Freshness is the reader's call,
+// from CheckedAt and Fingerprint: TTL deletion is lazy (up to about two
+// days), so an expired row may still be there.
+type CachedUsage struct {
+	Fingerprint string    // credentials.Credential.ProbeFingerprint when probed
+	CheckedAt   time.Time // when probed
+	Result      []byte    // the probe result as JSON; never holds a key
+}
+
+// Item layout of the usage table: pk = organisation id, sk = credential id.
+type usageRecord struct {
+	PK          string `dynamodbav:"pk"`
+	SK          string `dynamodbav:"sk"`
+	Fingerprint string `dynamodbav:"fingerprint"`
+	CheckedAt   string `dynamodbav:"checked_at"`
+	Result      string `dynamodbav:"result"`
+	ExpiresAt   int64  `dynamodbav:"expires_at"` // TTL: epoch seconds
+}
+
+// usageTTL is how long DynamoDB keeps a cached result before its TTL
+// deletes it: long past any freshness window, so the refresh's
+// oldest-first ordering and the reader's fallback have something to use.
+const usageTTL = 24 * time.Hour
+
+// GetWithUsage returns a credential and its cached usage (nil when none) in
+// one BatchGetItem over both tables.
+func (s *Store) GetWithUsage(ctx context.Context, orgID, id string) (credentials.Credential, *CachedUsage, error) {
+	in := &dynamodb.BatchGetItemInput{RequestItems: map[string]ddbtypes.KeysAndAttributes{
+		s.credTable:  {Keys: []map[string]ddbtypes.AttributeValue{key(orgID, credSK(id))}, ConsistentRead: aws.Bool(true)},
+		s.usageTable: {Keys: []map[string]ddbtypes.AttributeValue{key(orgID, id)}, ConsistentRead: aws.Bool(true)},
+	}}
+	got := map[string]map[string]ddbtypes.AttributeValue{}
+	for attempt := 0; len(in.RequestItems) > 0; attempt++ {
+		if attempt > 0 {
+			if attempt == 5 {
+				return credentials.Credential{}, nil, fmt.Errorf("dynamo: get credential %s with usage: keys left unprocessed", id)
+			}
+			select { // unprocessed keys: back off as AWS advises
+			case <-ctx.Done():
+				return credentials.Credential{}, nil, ctx.Err()
+			case <-time.After(time.Duration(25<<attempt) * time.Millisecond):
+			}
+		}
+		out, err := s.db.BatchGetItem(ctx, in)
+		if err != nil {
+			return credentials.Credential{}, nil, fmt.Errorf("dynamo: get credential %s with usage: %w", id, err)
+		}
+		for table, items := range out.Responses {
+			if len(items) > 0 {
+				got[table] = items[0]
+			}
+		}
+		in.RequestItems = out.UnprocessedKeys
+	}
+	item, ok := got[s.credTable]
+	if !ok {
+		return credentials.Credential{}, nil, credentials.ErrNotFound()
+	}
+	c, err := decode(item)
+	if err != nil {
+		return credentials.Credential{}, nil, err
+	}
+	u, ok := got[s.usageTable]
+	if !ok {
+		return c, nil, nil
+	}
+	cached, err := decodeUsage(u)
+	if err != nil {
+		return c, nil, nil // an unreadable cache row is a miss, not a failure
+	}
+	return c, cached, nil
+}
+
+func decodeUsage(item map[string]ddbtypes.AttributeValue) (*CachedUsage, error) {
+	var r usageRecord
+	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+		return nil, fmt.Errorf("dynamo: decode usage: %w", err)
+	}
+	at, err := time.Parse(time.RFC3339Nano, r.CheckedAt)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: usage checked_at: %w", err)
+	}
+	return &CachedUsage{Fingerprint: r.Fingerprint, CheckedAt: at, Result: []byte(r.Result)}, nil
+}
+
+// PutUsage stores a probe result for a credential.
+func (s *Store) PutUsage(ctx context.Context, orgID, id string, u CachedUsage) error {
+	item := map[string]ddbtypes.AttributeValue{
+		"pk":          &ddbtypes.AttributeValueMemberS{Value: orgID},
+		"sk":          &ddbtypes.AttributeValueMemberS{Value: id},
+		"fingerprint": &ddbtypes.AttributeValueMemberS{Value: u.Fingerprint},
+		"checked_at":  &ddbtypes.AttributeValueMemberS{Value: credentials.FormatTime(u.CheckedAt)},
+		"result":      &ddbtypes.AttributeValueMemberS{Value: string(u.Result)},
+		"expires_at":  &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(u.CheckedAt.Add(usageTTL).Unix(), 10)},
+	}
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.usageTable, Item: item}); err != nil {
+		return fmt.Errorf("dynamo: put usage of %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package secrets
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// KeyCache keeps keys read for probing in memory, per Lambda instance,
+// keyed by secret name and version: a credential whose key changed names a
+// new version, so no instance can serve the old key. Entries expire after
+// ttl and the cache holds at most max of them.
+type KeyCache struct {
+	store *Store
+	ttl   time.Duration
+	max   int
+	now   func() time.Time
+
+	mu      sync.Mutex
+	entries map[cacheKey]cacheEntry
+}
+
+type cacheKey struct{ name, version string }
+
+type cacheEntry struct {
+	key     string
+	expires time.Time
+}
+
+// NewKeyCache returns a cache in front of store.
+func NewKeyCache(store *Store, ttl time.Duration, max int) *KeyCache {
+	return &KeyCache{store: store, ttl: ttl, max: max, now: time.Now, entries: map[cacheKey]cacheEntry{}}
+}
+
+// Key returns the key stored in version of secret name.
+func (c *KeyCache) Key(ctx context.Context, name, version string) (string, error) {
+	k := cacheKey{name, version}
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.entries[k]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.key, nil
+	}
+	key, err := c.store.Key(ctx, name, version)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		for ek, ee := range c.entries { // drop expired entries, or any one
+			if !now.Before(ee.expires) || len(c.entries) >= c.max {
+				delete(c.entries, ek)
+			}
+			if len(c.entries) < c.max/2 {
+				break
+			}
+		}
+	}
+	c.entries[k] = cacheEntry{key: key, expires: now.Add(c.ttl)}
+	return key, nil
+}
