@@ -22,7 +22,7 @@ const (
 	kindGuard   = "guard"
 )
 
-func credSK(id string) string                     { return credPrefix + id }
+func credSK(id string) string                    { return credPrefix + id }
 func guardSK(provider, accountKey string) string { return guardPrefix + provider + "#" + accountKey }
 
 // record is a credential as stored. The key itself is never here.
