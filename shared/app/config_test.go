@@ -1,0 +1,50 @@
+package app
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) Env { return func(k string) string { return m[k] } }
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := LoadConfig(env(map[string]string{"CREDENTIALS_TABLE": "creds"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.OrgClaim != "org_id" || c.Auth.RoleClaim != "org_role" || !reflect.DeepEqual(c.Auth.AdminRoles, []string{"admin", "owner"}) ||
+		c.SecretPrefix != "provider-credentials" || c.RecoveryDays != 7 || c.UsageFresh != 60*time.Second ||
+		c.ProbeTimeout != 10*time.Second || c.AllowPrivate {
+		t.Fatalf("defaults = %+v", c)
+	}
+	c, _ = LoadConfig(env(map[string]string{"CREDENTIALS_TABLE": "creds", "ADMIN_ROLES": " boss , ,chief", "PROBE_ALLOW_PRIVATE_NETWORKS": "1"}))
+	if !reflect.DeepEqual(c.Auth.AdminRoles, []string{"boss", "chief"}) || !c.AllowPrivate {
+		t.Fatalf("overrides = %+v", c)
+	}
+}
+
+func TestLoadConfigFailsFast(t *testing.T) {
+	_, err := LoadConfig(env(map[string]string{"SECRET_RECOVERY_DAYS": "3", "USAGE_FRESH_SECONDS": "soon"}))
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"CREDENTIALS_TABLE", "SECRET_RECOVERY_DAYS", "USAGE_FRESH_SECONDS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestEveryFunctionBuilds(t *testing.T) {
+	b := &Builder{Config: Config{CredentialsTable: "c", UsageTable: "u", SecretPrefix: "p", RecoveryDays: 7}}
+	for _, name := range Functions() {
+		if h, err := b.Handler(name); err != nil || h == nil {
+			t.Errorf("Handler(%q) = %v, %v", name, h, err)
+		}
+	}
+	if _, err := b.Handler("nope"); err == nil {
+		t.Error("Handler(nope): want an error")
+	}
+}
