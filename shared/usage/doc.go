@@ -21,7 +21,7 @@
 //	func AddressAllowed(ip netip.Addr) bool
 //	var ErrAddressNotAllowed error
 //
-// A Prober is safe for concurrent use and holds no per-probe state; build one
+// Options.Client replaces the SSRF-safe client (tests only). A Prober is safe for concurrent use and holds no per-probe state; build one
 // at cold start and share it (the API handlers and the scheduled refresh).
 // Probe never returns an error: an unsupported provider, a refused base URL,
 // a missing key, an unreachable provider, a rejected key, a timeout, a TLS

@@ -203,8 +203,12 @@ func (s *session) run(ctx context.Context) {
 			return
 		}
 		if r.status/100 != 2 {
-			if !s.judge(r) {
-				return
+			if isAuthFailure(r) || r.status == http.StatusTooManyRequests || r.status == http.StatusPaymentRequired {
+				if !s.judge(r) {
+					return
+				}
+			} else {
+				s.notes = append(s.notes, "quota endpoint: "+statusReason(r))
 			}
 			continue
 		}
@@ -223,7 +227,7 @@ func (s *session) run(ctx context.Context) {
 		if model == "" {
 			s.notes = append(s.notes, "no model to probe")
 		} else {
-			s.infer(ctx, prov.infer, pl.inferURL, model, pl.sendModel)
+			s.infer(ctx, pl.inferURL, model, pl.sendModel)
 		}
 	}
 }
@@ -244,7 +248,9 @@ func (s *session) judge(r *response) bool {
 	return true
 }
 
-func (s *session) infer(ctx context.Context, kind inferKind, url, model string, sendModel bool) {
+// infer sends one max_tokens=1 request; the OpenAI and Anthropic bodies
+// share this shape.
+func (s *session) infer(ctx context.Context, url, model string, sendModel bool) {
 	req := map[string]any{
 		"max_tokens": 1,
 		"messages":   []map[string]string{{"role": "user", "content": "hi"}},
@@ -665,17 +671,22 @@ func parseProviderError(body []byte) providerError {
 // isAuthFailure reports a rejected key: 401, 403, or a 400 that says so
 // (Gemini API_KEY_INVALID, xAI "Incorrect API key provided").
 func isAuthFailure(r *response) bool {
-	if r.status == http.StatusUnauthorized || r.status == http.StatusForbidden {
-		return true
-	}
-	if r.status != http.StatusBadRequest {
+	if r.status != http.StatusUnauthorized && r.status != http.StatusForbidden && r.status != http.StatusBadRequest {
 		return false
 	}
 	pe := parseProviderError(r.body)
+	m := strings.ToLower(pe.message)
+	switch r.status {
+	case http.StatusUnauthorized:
+		return true
+	case http.StatusForbidden:
+		// A restricted key lacking one scope (OpenAI "Missing scopes:
+		// api.model.read") is a valid key: not a rejection.
+		return !strings.Contains(m, "missing scope") && !strings.Contains(m, "insufficient permissions")
+	}
 	if slices.Contains(pe.reasons, "API_KEY_INVALID") {
 		return true
 	}
-	m := strings.ToLower(pe.message)
 	return strings.Contains(m, "api key") || strings.Contains(m, "api_key") || strings.Contains(m, "authentication")
 }
 

@@ -547,6 +547,7 @@ func TestProbeStatuses(t *testing.T) {
 		{"no quota", route{status: 429, body: `{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}`}, true, "no quota (HTTP 429): You exceeded your current quota"},
 		{"payment", route{status: 402, body: `{"error":{"code":402,"message":"Insufficient credits"}}`}, true, "no quota (HTTP 402): Insufficient credits"},
 		{"model missing", route{status: 404, body: `{"error":{"message":"The model does not exist","code":"model_not_found"}}`}, true, "not found (HTTP 404): The model does not exist"},
+		{"restricted key", route{status: 403, body: `{"error":{"message":"You have insufficient permissions for this operation. Missing scopes: model.request.","type":"invalid_request_error","code":null}}`}, true, "request failed (HTTP 403): You have insufficient permissions for this operation. Missing scopes: model.request."},
 		{"server error", route{status: 503, body: `<html>busy</html>`}, true, "provider error (HTTP 503)"},
 	}
 	for _, c := range cases {

@@ -62,21 +62,19 @@ func Redact(s string, secrets ...string) string {
 // gramSet holds the n-grams of secrets (n = 4, or the whole secret if shorter),
 // lower-cased in ASCII.
 type gramSet struct {
-	byLen map[int]map[string]struct{}
+	byLen [minSecretRun + 1]map[string]struct{} // index: gram length
 }
 
 func newGramSet(secrets []string) gramSet {
-	g := gramSet{byLen: map[int]map[string]struct{}{}}
+	var g gramSet
 	for _, sec := range secrets {
 		low := asciiLower(sec)
 		n := min(minSecretRun, len(low))
-		set := g.byLen[n]
-		if set == nil {
-			set = map[string]struct{}{}
-			g.byLen[n] = set
+		if g.byLen[n] == nil {
+			g.byLen[n] = map[string]struct{}{}
 		}
 		for i := 0; i+n <= len(low); i++ {
-			set[low[i:i+n]] = struct{}{}
+			g.byLen[n][low[i:i+n]] = struct{}{}
 		}
 	}
 	return g
@@ -87,6 +85,9 @@ func (g gramSet) mask(s string) ([]bool, bool) {
 	low := asciiLower(s)
 	var m []bool
 	for n, set := range g.byLen {
+		if set == nil {
+			continue
+		}
 		for i := 0; i+n <= len(low); i++ {
 			if _, ok := set[low[i:i+n]]; ok {
 				if m == nil {
