@@ -42,6 +42,16 @@ type object struct {
 	errs   []credentials.FieldError
 }
 
+// decodeObject reads the request body (up to MaxBody) and parses it as a
+// JSON object.
+func decodeObject(w http.ResponseWriter, r *http.Request) (*object, error) {
+	body, err := readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	return parseObject(body)
+}
+
 func parseObject(body []byte) (*object, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, invalid(credentials.FieldError{Loc: []any{"body"}, Msg: "Field required", Type: "missing"})

@@ -92,11 +92,7 @@ func ListCredentials(d Deps) http.Handler {
 // CreateCredential serves POST /provider-credentials.
 func CreateCredential(d Deps) http.Handler {
 	return serve(d.Log, d.Auth, RouteCreate, true, func(w http.ResponseWriter, r *http.Request, c Caller) error {
-		body, err := readBody(w, r)
-		if err != nil {
-			return err
-		}
-		o, err := parseObject(body)
+		o, err := decodeObject(w, r)
 		if err != nil {
 			return err
 		}
@@ -143,11 +139,7 @@ func UpdateCredential(d Deps) http.Handler {
 		if err != nil {
 			return err
 		}
-		body, err := readBody(w, r)
-		if err != nil {
-			return err
-		}
-		o, err := parseObject(body)
+		o, err := decodeObject(w, r)
 		if err != nil {
 			return err
 		}
@@ -208,11 +200,7 @@ func GetUsage(d Deps) http.Handler {
 // given key and saves nothing.
 func TestCredential(d Deps) http.Handler {
 	return serve(d.Log, d.Auth, RouteTest, true, func(w http.ResponseWriter, r *http.Request, c Caller) error {
-		body, err := readBody(w, r)
-		if err != nil {
-			return err
-		}
-		o, err := parseObject(body)
+		o, err := decodeObject(w, r)
 		if err != nil {
 			return err
 		}
