@@ -18,6 +18,7 @@ import (
 	"github.com/acme/provider-credentials/shared/authn"
 	"github.com/acme/provider-credentials/shared/gateway"
 	"github.com/acme/provider-credentials/shared/localapi"
+	"github.com/acme/provider-credentials/shared/refresh"
 	"github.com/acme/provider-credentials/shared/samtemplate"
 )
 
@@ -49,6 +50,9 @@ func run(ctx context.Context) error {
 	}
 	b, err := app.NewBuilder(ctx, os.Getenv, app.Clients{})
 	if err != nil {
+		return err
+	}
+	if err := startRefresh(ctx, tpl, b); err != nil {
 		return err
 	}
 	routes, err := localapi.Routes(tpl, b)
@@ -90,6 +94,26 @@ Ctrl-C stops everything this started.
 	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	return nil
+}
+
+// startRefresh runs the scheduled usage refresh in the background on the
+// template's schedule, as EventBridge would invoke RefreshUsageFunction.
+func startRefresh(ctx context.Context, tpl *samtemplate.Template, b *app.Builder) error {
+	every, timeout, err := refresh.LocalSchedule(tpl)
+	if err != nil {
+		return err
+	}
+	cfg, err := refresh.LoadConfig(os.Getenv)
+	if err != nil {
+		return err
+	}
+	r, err := refresh.NewRunner(b, cfg, os.Stdout)
+	if err != nil {
+		return err
+	}
+	go r.Loop(ctx, every, timeout)
+	fmt.Fprintf(os.Stderr, "usage refresh: every %s (make refresh runs it now)\n", every)
 	return nil
 }
 

@@ -1,0 +1,66 @@
+// Command refresh runs the scheduled usage refresh once, every segment, as
+// the deployed function would (make refresh). Point AWS_ENDPOINT_URL at the
+// emulator `make run` printed to refresh its credentials; without it, a
+// fresh moto_server is started (and has nothing to refresh).
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/localapi"
+	"github.com/acme/provider-credentials/shared/refresh"
+	"github.com/acme/provider-credentials/shared/samtemplate"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "refresh:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	slog.SetDefault(log)
+	tpl, err := samtemplate.Load("template.yaml")
+	if err != nil {
+		return err
+	}
+	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+		fmt.Fprintln(os.Stderr, "refresh: AWS_ENDPOINT_URL is unset: starting a fresh emulator; set it to the one `make run` printed to refresh its credentials")
+	}
+	stack, err := localapi.StartStack(ctx, tpl)
+	if err != nil {
+		return err
+	}
+	defer stack.Stop()
+	_, timeout, err := refresh.LocalSchedule(tpl)
+	if err != nil {
+		return err
+	}
+	cfg, err := refresh.LoadConfig(os.Getenv)
+	if err != nil {
+		return err
+	}
+	clients, err := refresh.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := app.NewBuilder(ctx, os.Getenv, clients)
+	if err != nil {
+		return err
+	}
+	r, err := refresh.NewRunner(b, cfg, os.Stdout)
+	if err != nil {
+		return err
+	}
+	return r.RunAll(ctx, timeout)
+}

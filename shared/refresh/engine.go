@@ -1,0 +1,384 @@
+// Package refresh keeps the usage cache fresh: on a schedule it pages
+// through every active credential with a key (one scan segment per
+// invocation), probes each with bounded concurrency, overall and per
+// provider, writes the results to the cache, and stops taking work well
+// before its deadline. A cursor stored per segment makes the next run start
+// where this one stopped, so no credential starves. It also sweeps secrets
+// that no credential claims.
+package refresh
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/dynamo"
+	"github.com/acme/provider-credentials/shared/usage"
+)
+
+// Source reads one page of a scan segment after a position ("" = start).
+// Every item is returned, credential or not, each with its position.
+type Source interface {
+	Page(ctx context.Context, seg Segment, after string) (dynamo.ScanPage, error)
+}
+
+// Cursors stores each segment's position between runs.
+type Cursors interface {
+	LoadCursor(ctx context.Context, segment, total int) (string, error)
+	SaveCursor(ctx context.Context, segment, total int, pos, updatedAt string) error
+}
+
+// Refresher probes a credential with its stored key and caches the result;
+// *liveusage.Service is one. The result stands even when err (caching) is set.
+type Refresher interface {
+	Refresh(ctx context.Context, c credentials.Credential) (usage.Result, error)
+}
+
+// Segment is the part of the table one invocation scans.
+type Segment struct {
+	Index, Total int // 0 ≤ Index < Total
+}
+
+// Options tunes an Engine. Zero values take the defaults.
+type Options struct {
+	Concurrency int           // probes in flight at once; default 64
+	PerProvider int           // probes in flight per provider; default 32
+	Backlog     int           // credentials queued per provider; default 4 × PerProvider
+	StopBefore  time.Duration // stop taking work this long before ctx's deadline; default 30 s
+	ItemTimeout time.Duration // bound on one credential (key read, probe, cache write); default 20 s
+	Now         func() time.Time
+	Log         *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 64
+	}
+	if o.PerProvider <= 0 {
+		o.PerProvider = 32
+	}
+	if o.PerProvider > o.Concurrency {
+		o.PerProvider = o.Concurrency
+	}
+	if o.Backlog <= 0 {
+		o.Backlog = 4 * o.PerProvider
+	}
+	if o.StopBefore <= 0 {
+		o.StopBefore = 30 * time.Second
+	}
+	if o.ItemTimeout <= 0 {
+		o.ItemTimeout = 20 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return o
+}
+
+// Engine runs one refresh of one segment.
+type Engine struct {
+	src     Source
+	cursors Cursors
+	ref     Refresher
+	opts    Options
+}
+
+// NewEngine returns an Engine over its three ports.
+func NewEngine(src Source, cursors Cursors, ref Refresher, opts Options) *Engine {
+	return &Engine{src: src, cursors: cursors, ref: ref, opts: opts.withDefaults()}
+}
+
+// Stats are the figures of one run.
+type Stats struct {
+	Segment        Segment
+	Seen           int // credential items read
+	Ineligible     int // inactive or keyless: not probed
+	Invalid        int // credential items that did not decode
+	Probed         int // probes made (reachable + unreachable)
+	Reachable      int
+	Unreachable    int
+	CacheFailed    int // probed, but the result could not be cached
+	SkippedForTime int // eligible credentials read but not probed: the run stopped first
+	StoppedForTime bool
+	LapComplete    bool // the run went round the whole segment
+	Duration       time.Duration
+}
+
+type counters struct {
+	probed, reachable, unreachable, cacheFailed, skipped atomic.Int64
+}
+
+type job struct {
+	c   credentials.Credential
+	seq uint64
+}
+
+// Run refreshes the segment from its stored cursor until the lap is done
+// or it is StopBefore from ctx's deadline (no deadline: until the lap is
+// done). In-flight probes finish; the cursor is saved at the last
+// position before which every credential was handled, so whatever this run
+// did not reach goes first next run. It returns an error only when the
+// scan itself failed; the figures are valid either way.
+func (e *Engine) Run(ctx context.Context, seg Segment) (Stats, error) {
+	o := e.opts
+	began := o.Now()
+	st := Stats{Segment: seg}
+	stopCtx, cancel := context.WithCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		stopCtx, cancel = context.WithDeadline(ctx, dl.Add(-o.StopBefore))
+	}
+	defer cancel()
+
+	from, err := e.cursors.LoadCursor(stopCtx, seg.Index, seg.Total)
+	if err != nil {
+		o.Log.WarnContext(ctx, "refresh: cursor not loaded; starting the segment over", "segment", seg.Index, "err", err)
+		from = ""
+	}
+	tr := newTracker(from)
+	var n counters
+	p := &pool{
+		global: make(chan struct{}, o.Concurrency), per: o.PerProvider, backlog: o.Backlog,
+		queues: map[string]chan job{}, stop: stopCtx,
+		run: func(j job) {
+			ictx, icancel := context.WithTimeout(ctx, o.ItemTimeout) // ctx, not stopCtx: in-flight work finishes
+			res, err := e.ref.Refresh(ictx, j.c)
+			icancel()
+			n.probed.Add(1)
+			if res.Reachable {
+				n.reachable.Add(1)
+			} else {
+				n.unreachable.Add(1)
+			}
+			if err != nil {
+				n.cacheFailed.Add(1)
+				o.Log.WarnContext(ctx, "refresh: result not cached", "org", j.c.OrgID, "credential", j.c.ID, "err", err)
+			}
+			tr.done(j.seq)
+		},
+		skip: func(job) { n.skipped.Add(1) },
+	}
+
+	var scanErr error
+	pos, wrapped := from, false
+dispatch:
+	for {
+		if stopCtx.Err() != nil {
+			break
+		}
+		page, err := e.page(stopCtx, seg, pos)
+		if err != nil {
+			if stopCtx.Err() == nil {
+				scanErr = err
+			}
+			break
+		}
+		for i, it := range page.Items {
+			if it.Credential != nil {
+				st.Seen++
+			} else if it.Err != nil {
+				st.Seen++
+				st.Invalid++
+				o.Log.WarnContext(ctx, "refresh: credential item not readable", "err", it.Err)
+			}
+			eligible := it.Credential != nil && it.Credential.Active && it.Credential.HasAPIKey
+			if it.Credential != nil && !eligible {
+				st.Ineligible++
+			}
+			if eligible && stopCtx.Err() != nil {
+				n.skipped.Add(int64(1 + countEligible(page.Items[i+1:])))
+				break dispatch
+			}
+			seq := tr.add(it.Pos, !eligible)
+			if eligible && !p.submit(job{c: *it.Credential, seq: seq}) {
+				n.skipped.Add(int64(1 + countEligible(page.Items[i+1:])))
+				break dispatch
+			}
+			if wrapped && it.Pos == from { // back where this run began: one lap done
+				st.LapComplete = true
+				break dispatch
+			}
+		}
+		if page.Next == "" {
+			tr.add("", true) // end of the segment: the next position is its start
+			if from == "" || wrapped {
+				st.LapComplete = true
+				break
+			}
+			wrapped, pos = true, ""
+			continue
+		}
+		pos = page.Next
+	}
+	p.closeAndWait()
+	st.Probed, st.Reachable, st.Unreachable = int(n.probed.Load()), int(n.reachable.Load()), int(n.unreachable.Load())
+	st.CacheFailed, st.SkippedForTime = int(n.cacheFailed.Load()), int(n.skipped.Load())
+	st.LapComplete = st.LapComplete && st.SkippedForTime == 0
+	st.StoppedForTime = !st.LapComplete && scanErr == nil
+
+	// Saved with the invocation's context, not the stopped one: the margin
+	// before the deadline is there for this.
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer scancel()
+	if err := e.cursors.SaveCursor(sctx, seg.Index, seg.Total, tr.cursor(), credentials.FormatTime(o.Now())); err != nil {
+		o.Log.ErrorContext(ctx, "refresh: cursor not saved; the next run repeats this one's work", "segment", seg.Index, "err", err)
+	}
+	st.Duration = o.Now().Sub(began)
+	return st, scanErr
+}
+
+// page reads a page, retrying a few times past the SDK's own retries (a
+// throttled scan should delay the run, not end it).
+func (e *Engine) page(ctx context.Context, seg Segment, after string) (dynamo.ScanPage, error) {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(time.Duration(500<<(attempt-1)) * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return dynamo.ScanPage{}, errors.Join(err, ctx.Err())
+			case <-t.C:
+			}
+		}
+		var page dynamo.ScanPage
+		if page, err = e.src.Page(ctx, seg, after); err == nil {
+			return page, nil
+		}
+		if ctx.Err() != nil {
+			return dynamo.ScanPage{}, err
+		}
+		e.opts.Log.WarnContext(ctx, "refresh: scan page failed; retrying", "segment", seg.Index, "attempt", attempt+1, "err", err)
+	}
+	return dynamo.ScanPage{}, err
+}
+
+func countEligible(items []dynamo.ScanItem) int {
+	n := 0
+	for _, it := range items {
+		if it.Credential != nil && it.Credential.Active && it.Credential.HasAPIKey {
+			n++
+		}
+	}
+	return n
+}
+
+// pool probes with at most cap(global) probes in flight, and at most per
+// for one provider. Each provider has its own queue and workers, so a
+// provider that hangs fills only its own queue and holds at most per of the
+// global slots: the others keep going.
+type pool struct {
+	global  chan struct{}
+	per     int
+	backlog int
+	queues  map[string]chan job // dispatcher goroutine only
+	stop    context.Context
+	run     func(job)
+	skip    func(job)
+	wg      sync.WaitGroup
+}
+
+// submit queues j; false when the run stopped while its provider's queue
+// was full.
+func (p *pool) submit(j job) bool {
+	q, ok := p.queues[j.c.Provider]
+	if !ok {
+		q = make(chan job, p.backlog)
+		p.queues[j.c.Provider] = q
+		for range p.per {
+			p.wg.Add(1)
+			go p.worker(q)
+		}
+	}
+	select {
+	case q <- j:
+		return true
+	case <-p.stop.Done():
+		return false
+	}
+}
+
+func (p *pool) worker(q <-chan job) {
+	defer p.wg.Done()
+	for j := range q {
+		select {
+		case p.global <- struct{}{}:
+		case <-p.stop.Done():
+			p.skip(j)
+			continue
+		}
+		if p.stop.Err() != nil { // both were ready: the stop wins
+			<-p.global
+			p.skip(j)
+			continue
+		}
+		p.run(j)
+		<-p.global
+	}
+}
+
+func (p *pool) closeAndWait() {
+	for _, q := range p.queues {
+		close(q)
+	}
+	p.wg.Wait()
+}
+
+// tracker follows the scan positions handed out, in order, and which are
+// done, to give the cursor: the last position before which everything was
+// handled. It holds only the window between the oldest unfinished
+// credential and the newest read, not the table.
+type tracker struct {
+	mu      sync.Mutex
+	base    uint64 // sequence number of entries[0]
+	entries []trackEntry
+	last    string // position of the last entry of the done prefix
+}
+
+type trackEntry struct {
+	pos  string
+	done bool
+}
+
+func newTracker(from string) *tracker { return &tracker{last: from} }
+
+func (t *tracker) add(pos string, done bool) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	seq := t.base + uint64(len(t.entries))
+	t.entries = append(t.entries, trackEntry{pos: pos, done: done})
+	t.advance()
+	return seq
+}
+
+func (t *tracker) done(seq uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.entries[seq-t.base].done = true
+	t.advance()
+}
+
+func (t *tracker) advance() {
+	i := 0
+	for i < len(t.entries) && t.entries[i].done {
+		t.last = t.entries[i].pos
+		i++
+	}
+	if i > 0 {
+		clear(t.entries[:i]) // let the strings go
+		t.entries = t.entries[i:]
+		t.base += uint64(i)
+	}
+}
+
+func (t *tracker) cursor() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.last
+}

@@ -1,0 +1,238 @@
+package refresh_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acme/provider-credentials/shared/awstest"
+	"github.com/acme/provider-credentials/shared/refresh"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+var one = refresh.Segment{Index: 0, Total: 1}
+
+func TestEngineRefreshesEveryEligibleOnce(t *testing.T) {
+	src := genSource{n: 250, pageSize: 40, providers: 3, inactiveEvery: 5}
+	ref := &sleepRefresher{def: time.Millisecond, record: true, t0: time.Now()}
+	e := refresh.NewEngine(src, &memCursors{}, ref, refresh.Options{Concurrency: 8, PerProvider: 4, Log: quiet()})
+	st, err := e.Run(context.Background(), one)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want := 250 - 50 // every 5th is inactive
+	got := ref.startedIDs()
+	slices.Sort(got)
+	if len(slices.Compact(got)) != want || st.Probed != want || st.Reachable != want {
+		t.Fatalf("probed %d distinct (stats %d, reachable %d), want %d", len(got), st.Probed, st.Reachable, want)
+	}
+	if st.Seen != 250 || st.Ineligible != 50 || !st.LapComplete || st.StoppedForTime || st.SkippedForTime != 0 {
+		t.Fatalf("stats = %+v, want seen 250, ineligible 50, lap complete", st)
+	}
+}
+
+// A run that hits its stop time leaves the rest to the next run, which
+// starts with exactly what was left.
+func TestEngineDeadlineResumesWhereItStopped(t *testing.T) {
+	src := genSource{n: 60, pageSize: 7, providers: 2}
+	cur := &memCursors{}
+	ref1 := &sleepRefresher{def: 40 * time.Millisecond, record: true, t0: time.Now()}
+	e1 := refresh.NewEngine(src, cur, ref1, refresh.Options{Concurrency: 4, PerProvider: 2, StopBefore: 200 * time.Millisecond, Log: quiet()})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	st1, err := e1.Run(ctx, one)
+	if err != nil {
+		t.Fatalf("run 1: %v", err)
+	}
+	if !st1.StoppedForTime || st1.Probed == 0 || st1.Probed >= 60 || st1.Reachable != st1.Probed {
+		t.Fatalf("run 1 = %+v, want stopped for time with some probed, all in-flight finished (reachable)", st1)
+	}
+	first := map[string]bool{}
+	for _, id := range ref1.startedIDs() {
+		first[id] = true
+	}
+
+	ref2 := &sleepRefresher{def: time.Millisecond, record: true, t0: time.Now()}
+	e2 := refresh.NewEngine(src, cur, ref2, refresh.Options{Concurrency: 1, PerProvider: 1, Log: quiet()})
+	st2, err := e2.Run(context.Background(), one)
+	if err != nil {
+		t.Fatalf("run 2: %v", err)
+	}
+	started := ref2.startedIDs()
+	rest := 60 - len(first)
+	for i, id := range started[:rest] {
+		if first[id] {
+			t.Fatalf("run 2 refreshed %s (done in run 1) as its %d-th, before the %d left over", id, i+1, rest)
+		}
+	}
+	all := map[string]bool{}
+	for _, id := range started {
+		all[id] = true
+	}
+	if len(all) != 60 || !st2.LapComplete {
+		t.Fatalf("run 2 reached %d distinct credentials (lap complete %v), want 60", len(all), st2.LapComplete)
+	}
+	// Run 2 went round once and stopped where run 1 had: the cursor did not move.
+	if got, _ := cur.LoadCursor(context.Background(), 0, 1); got == "" {
+		t.Fatalf("cursor after a lap begun mid-table = %q, want run 1's position", got)
+	}
+}
+
+func TestEngineHungProviderDoesNotBlockOthers(t *testing.T) {
+	src := genSource{n: 40, pageSize: 10, providers: 2} // provider-0 hangs
+	ref := &sleepRefresher{def: time.Millisecond, delay: map[string]time.Duration{"provider-0": time.Hour}, record: true, t0: time.Now()}
+	const itemTimeout = 300 * time.Millisecond
+	e := refresh.NewEngine(src, &memCursors{}, ref, refresh.Options{Concurrency: 8, PerProvider: 4, ItemTimeout: itemTimeout, Log: quiet()})
+	st, err := e.Run(context.Background(), one)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if st.Reachable != 20 || st.Unreachable != 20 {
+		t.Fatalf("reachable %d, unreachable %d, want 20 and 20", st.Reachable, st.Unreachable)
+	}
+	var slowest time.Duration
+	for id, d := range ref.done {
+		if n := strings.TrimPrefix(id, "cred-"); n[len(n)-1]%2 == 1 && d > slowest { // odd ids: provider-1
+			slowest = d
+		}
+	}
+	if slowest > itemTimeout {
+		t.Fatalf("healthy provider's last credential done after %v, want within the probe deadline %v", slowest, itemTimeout)
+	}
+}
+
+func TestWriteEMFParses(t *testing.T) {
+	var buf bytes.Buffer
+	rep := refresh.Report{Stats: refresh.Stats{Seen: 10, Probed: 8, Reachable: 7, Unreachable: 1, SkippedForTime: 2, Duration: 1500 * time.Millisecond}}
+	if err := refresh.WriteEMF(&buf, time.UnixMilli(1700000000000), rep); err != nil {
+		t.Fatalf("WriteEMF: %v", err)
+	}
+	if n := strings.Count(buf.String(), "\n"); n != 1 {
+		t.Fatalf("EMF output has %d lines, want 1", n)
+	}
+	var doc struct {
+		AWS struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Namespace  string
+				Dimensions [][]string
+				Metrics    []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+		Fields map[string]any `json:"-"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("EMF line does not parse: %v", err)
+	}
+	var fields map[string]any
+	_ = json.Unmarshal(buf.Bytes(), &fields)
+	if doc.AWS.Timestamp != 1700000000000 || len(doc.AWS.CloudWatchMetrics) != 1 {
+		t.Fatalf("_aws = %+v, want timestamp 1700000000000 and one directive", doc.AWS)
+	}
+	d := doc.AWS.CloudWatchMetrics[0]
+	if d.Namespace != refresh.MetricNamespace || len(d.Dimensions) != 1 {
+		t.Fatalf("directive = %+v, want namespace %s and one dimension set", d, refresh.MetricNamespace)
+	}
+	for _, dim := range d.Dimensions[0] {
+		if _, ok := fields[dim].(string); !ok {
+			t.Errorf("dimension %s = %v, want a string member", dim, fields[dim])
+		}
+	}
+	want := map[string]float64{"CredentialsSeen": 10, "Probed": 8, "Reachable": 7, "Unreachable": 1, "SkippedForTime": 2, "Duration": 1500}
+	for _, m := range d.Metrics {
+		if m.Unit == "" {
+			t.Errorf("metric %s has no unit", m.Name)
+		}
+		if _, ok := fields[m.Name].(float64); !ok {
+			t.Errorf("metric %s: value %v, want a number member", m.Name, fields[m.Name])
+		}
+	}
+	for name, v := range want {
+		if fields[name] != v {
+			t.Errorf("%s = %v, want %v", name, fields[name], v)
+		}
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"rate(5 minutes)", 5 * time.Minute, true},
+		{"rate(1 minute)", time.Minute, true},
+		{"rate(2 hours)", 2 * time.Hour, true},
+		{"rate(1 day)", 24 * time.Hour, true},
+		{"rate(1 minutes)", 0, false},
+		{"rate(5 minute)", 0, false},
+		{"rate(0 minutes)", 0, false},
+		{"cron(0/5 * * * ? *)", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := refresh.ParseRate(tt.in)
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Fatalf("ParseRate(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want refresh.Config
+		ok   bool
+	}{
+		{"defaults", nil, refresh.Config{Concurrency: 64, PerProvider: 32, TotalSegments: 1, StopBefore: 30 * time.Second, SweepMaxDeletes: 25, KeyCacheSize: 10000, PageSize: 1000}, true},
+		{"set", map[string]string{"REFRESH_CONCURRENCY": "16", "REFRESH_PER_PROVIDER": "4", "REFRESH_TOTAL_SEGMENTS": "8", "REFRESH_SWEEP_MAX_DELETES": "0"},
+			refresh.Config{Concurrency: 16, PerProvider: 4, TotalSegments: 8, StopBefore: 30 * time.Second, SweepMaxDeletes: 0, KeyCacheSize: 10000, PageSize: 1000}, true},
+		{"bad", map[string]string{"REFRESH_CONCURRENCY": "0"}, refresh.Config{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := refresh.LoadConfig(func(k string) string { return tt.env[k] })
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Fatalf("LoadConfig = %+v, %v; want %+v, ok %v", got, err, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestLocalScheduleFromTemplate(t *testing.T) {
+	tpl, err := awstest.Template()
+	if err != nil {
+		t.Fatalf("template: %v", err)
+	}
+	every, timeout, err := refresh.LocalSchedule(tpl)
+	if err != nil || every != 5*time.Minute || timeout != 300*time.Second {
+		t.Fatalf("LocalSchedule = %v, %v, %v; want 5m0s, 5m0s, nil", every, timeout, err)
+	}
+}
+
+func TestEventSegment(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     int
+	}{
+		{"schedule input", `{"segment": 3}`, 3},
+		{"scheduled event itself", `{"version":"0","id":"x","detail-type":"Scheduled Event","source":"aws.events","time":"2026-01-01T00:00:00Z","resources":["arn:aws:events:us-east-1:123456789012:rule/r"],"detail":{}}`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ev refresh.Event
+			if err := json.Unmarshal([]byte(tt.in), &ev); err != nil || ev.Segment != tt.want {
+				t.Fatalf("segment = %d, err %v; want %d", ev.Segment, err, tt.want)
+			}
+		})
+	}
+}

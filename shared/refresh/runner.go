@@ -1,0 +1,263 @@
+package refresh
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/dynamo"
+	"github.com/acme/provider-credentials/shared/liveusage"
+	"github.com/acme/provider-credentials/shared/secrets"
+)
+
+// Config is the refresh's own configuration, read from the environment
+// (the shared part, tables, prefix, probe timeout, is app.Config).
+type Config struct {
+	Concurrency     int           // REFRESH_CONCURRENCY, default 64
+	PerProvider     int           // REFRESH_PER_PROVIDER, default 32
+	TotalSegments   int           // REFRESH_TOTAL_SEGMENTS, default 1
+	StopBefore      time.Duration // REFRESH_STOP_BEFORE_SECONDS, default 30
+	SweepMaxDeletes int           // REFRESH_SWEEP_MAX_DELETES, default 25; 0 turns the sweep off
+	KeyCacheSize    int           // REFRESH_KEY_CACHE_SIZE, default 10000 keys kept between runs
+	PageSize        int32         // items per scan page (at most 1 MB either way)
+}
+
+// LoadConfig reads Config through getenv.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var errs []error
+	num := func(name string, def, lo, hi int) int {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("%s=%q: want a whole number from %d to %d", name, v, lo, hi))
+			return def
+		}
+		return n
+	}
+	c := Config{
+		Concurrency:     num("REFRESH_CONCURRENCY", 64, 1, 1024),
+		PerProvider:     num("REFRESH_PER_PROVIDER", 32, 1, 1024),
+		TotalSegments:   num("REFRESH_TOTAL_SEGMENTS", 1, 1, 1000),
+		StopBefore:      time.Duration(num("REFRESH_STOP_BEFORE_SECONDS", 30, 5, 600)) * time.Second,
+		SweepMaxDeletes: num("REFRESH_SWEEP_MAX_DELETES", 25, 0, 1000),
+		KeyCacheSize:    num("REFRESH_KEY_CACHE_SIZE", 10000, 1, 1000000),
+		PageSize:        1000,
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("refresh: configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// Clients builds the AWS clients for the refresh: the default
+// configuration (AWS_ENDPOINT_URL honoured) with more attempts than the
+// SDK's three, so throttled DynamoDB and Secrets Manager calls back off
+// (the SDK's exponential backoff with jitter) rather than fail a credential.
+func Clients(ctx context.Context) (app.Clients, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(8))
+	if err != nil {
+		return app.Clients{}, fmt.Errorf("refresh: load AWS configuration: %w", err)
+	}
+	return app.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)}, nil
+}
+
+// Runner is one refresh function instance: built once at cold start, run
+// once per scheduled event.
+type Runner struct {
+	cfg    Config
+	engine *Engine
+	sweep  func(context.Context) (SweepStats, error) // nil: no sweep
+	log    *slog.Logger
+	out    io.Writer // where the EMF line goes
+	now    func() time.Time
+}
+
+// NewRunner wires the engine from b: the DynamoDB scan and cursors, and
+// the usage service (key cache, prober, cache writes) of the usage route.
+// metrics receives the embedded-metric-format line (os.Stdout in Lambda).
+func NewRunner(b *app.Builder, cfg Config, metrics io.Writer) (*Runner, error) {
+	ac := b.Config
+	if ac.UsageTable == "" {
+		return nil, errors.New("refresh: USAGE_TABLE is not set")
+	}
+	itemTimeout := ac.ProbeTimeout + 5*time.Second
+	if cfg.StopBefore < itemTimeout+5*time.Second {
+		return nil, fmt.Errorf("refresh: REFRESH_STOP_BEFORE_SECONDS=%d must leave a probe (PROBE_TIMEOUT_SECONDS=%d) and its writes time to finish: at least %d",
+			int(cfg.StopBefore/time.Second), int(ac.ProbeTimeout/time.Second), int((itemTimeout+5*time.Second)/time.Second))
+	}
+	log := b.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	store := dynamo.New(b.Clients.DynamoDB, ac.CredentialsTable, ac.UsageTable)
+	ks, err := secrets.New(b.Clients.SecretsManager, ac.SecretPrefix, ac.RecoveryDays)
+	if err != nil {
+		return nil, fmt.Errorf("refresh: %w", err)
+	}
+	// Keys stay cached between runs of a warm instance. The cache is keyed
+	// by secret version, so a changed key is never served from it however
+	// long an entry lives: six hours means a warm instance reads each key
+	// about once per 72 runs at the default schedule, not once per run.
+	keys := secrets.NewKeyCache(ks, 6*time.Hour, cfg.KeyCacheSize)
+	live := liveusage.New(store, keys, b.Prober(), ac.UsageFresh, log)
+	r := &Runner{
+		cfg: cfg, log: log, out: metrics, now: time.Now,
+		engine: NewEngine(DynamoSource{Store: store, PageSize: cfg.PageSize}, store, live, Options{
+			Concurrency: cfg.Concurrency, PerProvider: cfg.PerProvider,
+			StopBefore: cfg.StopBefore, ItemTimeout: itemTimeout, Log: log,
+		}),
+	}
+	if cfg.SweepMaxDeletes > 0 {
+		lister, ok := b.Clients.SecretsManager.(secrets.ListAPI)
+		if !ok {
+			return nil, errors.New("refresh: the Secrets Manager client cannot ListSecrets")
+		}
+		r.sweep = func(ctx context.Context) (SweepStats, error) {
+			return Sweep(ctx, secretList{store: ks, api: lister}, store, ks, SweepOptions{MaxDeletes: cfg.SweepMaxDeletes, Log: log})
+		}
+	}
+	return r, nil
+}
+
+// DynamoSource is the Source over the credentials table.
+type DynamoSource struct {
+	Store    *dynamo.Store
+	PageSize int32
+}
+
+// Page reads one page of the segment.
+func (s DynamoSource) Page(ctx context.Context, seg Segment, after string) (dynamo.ScanPage, error) {
+	return s.Store.ScanCredentials(ctx, seg.Index, seg.Total, after, s.PageSize)
+}
+
+// Report is what one invocation did.
+type Report struct {
+	Stats
+	Sweep    *SweepStats // segment 0 only
+	SweepErr error
+}
+
+// Run refreshes one segment (of Config.TotalSegments) and, in segment 0,
+// sweeps orphaned secrets alongside, both within ctx's deadline less
+// StopBefore. It logs one summary line and writes one EMF line. The error
+// is the scan's (the run could not read its segment); a failed sweep is
+// logged and counted, not returned.
+func (r *Runner) Run(ctx context.Context, segment int) (Report, error) {
+	if segment < 0 || segment >= r.cfg.TotalSegments {
+		return Report{}, fmt.Errorf("refresh: segment %d: want 0 to %d (REFRESH_TOTAL_SEGMENTS=%d)", segment, r.cfg.TotalSegments-1, r.cfg.TotalSegments)
+	}
+	var rep Report
+	var wg sync.WaitGroup
+	if segment == 0 && r.sweep != nil {
+		sctx, cancel := context.WithCancel(ctx)
+		if dl, ok := ctx.Deadline(); ok {
+			sctx, cancel = context.WithDeadline(ctx, dl.Add(-r.cfg.StopBefore))
+		}
+		wg.Go(func() {
+			defer cancel()
+			st, err := r.sweep(sctx)
+			rep.Sweep, rep.SweepErr = &st, err
+		})
+	}
+	st, err := r.engine.Run(ctx, Segment{Index: segment, Total: r.cfg.TotalSegments})
+	wg.Wait()
+	rep.Stats = st
+	r.summarize(ctx, rep, err)
+	return rep, err
+}
+
+func (r *Runner) summarize(ctx context.Context, rep Report, runErr error) {
+	attrs := []any{
+		"segment", rep.Segment.Index, "total_segments", rep.Segment.Total,
+		"seen", rep.Seen, "ineligible", rep.Ineligible, "invalid", rep.Invalid,
+		"probed", rep.Probed, "reachable", rep.Reachable, "unreachable", rep.Unreachable,
+		"cache_failed", rep.CacheFailed, "skipped_for_time", rep.SkippedForTime,
+		"stopped_for_time", rep.StoppedForTime, "lap_complete", rep.LapComplete,
+		"duration_ms", rep.Duration.Milliseconds(),
+	}
+	if rep.Sweep != nil {
+		attrs = append(attrs, "secrets_listed", rep.Sweep.Listed, "secrets_orphaned", rep.Sweep.Orphans,
+			"secrets_deleted", rep.Sweep.Deleted, "secrets_delete_failed", rep.Sweep.Failed)
+	}
+	level := slog.LevelInfo
+	if runErr != nil {
+		attrs, level = append(attrs, "err", runErr), slog.LevelError
+	}
+	if rep.SweepErr != nil {
+		attrs, level = append(attrs, "sweep_err", rep.SweepErr), slog.LevelError
+	}
+	r.log.Log(ctx, level, "refresh summary", attrs...)
+	if r.out != nil {
+		if err := WriteEMF(r.out, r.now(), rep); err != nil {
+			r.log.WarnContext(ctx, "refresh: metrics not written", "err", err)
+		}
+	}
+}
+
+// Metric namespace and dimension of the EMF figures.
+const (
+	MetricNamespace = "ProviderCredentials"
+	metricFunction  = "refresh-usage"
+)
+
+// WriteEMF writes one CloudWatch embedded-metric-format line: CloudWatch
+// Logs turns its figures into metrics, no PutMetricData call needed.
+func WriteEMF(w io.Writer, at time.Time, rep Report) error {
+	type metric struct {
+		Name string `json:"Name"`
+		Unit string `json:"Unit"`
+	}
+	figures := []struct {
+		name, unit string
+		value      any
+	}{
+		{"CredentialsSeen", "Count", rep.Seen},
+		{"Probed", "Count", rep.Probed},
+		{"Reachable", "Count", rep.Reachable},
+		{"Unreachable", "Count", rep.Unreachable},
+		{"CacheWriteFailed", "Count", rep.CacheFailed},
+		{"SkippedForTime", "Count", rep.SkippedForTime},
+		{"Duration", "Milliseconds", rep.Duration.Milliseconds()},
+	}
+	if rep.Sweep != nil {
+		figures = append(figures, struct {
+			name, unit string
+			value      any
+		}{"OrphanedSecretsDeleted", "Count", rep.Sweep.Deleted})
+	}
+	doc := map[string]any{"Function": metricFunction, "Segment": strconv.Itoa(rep.Segment.Index)}
+	var metrics []metric
+	for _, f := range figures {
+		metrics = append(metrics, metric{Name: f.name, Unit: f.unit})
+		doc[f.name] = f.value
+	}
+	doc["_aws"] = map[string]any{
+		"Timestamp": at.UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  MetricNamespace,
+			"Dimensions": [][]string{{"Function"}},
+			"Metrics":    metrics,
+		}},
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}

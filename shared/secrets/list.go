@@ -1,0 +1,102 @@
+package secrets
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// ListAPI is the part of the Secrets Manager client that listing uses.
+type ListAPI interface {
+	ListSecrets(context.Context, *secretsmanager.ListSecretsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
+}
+
+// Listed is a secret found under the prefix.
+type Listed struct {
+	Name         string
+	OrgID        string // from the name; "" when the name is not <prefix>/<org>/<id>
+	CredentialID string
+	Changed      time.Time // the later of CreatedDate and LastChangedDate
+	Deleted      bool      // scheduled for deletion
+}
+
+// List calls fn for every secret whose name starts with <prefix>/, one
+// ListSecrets page (100) at a time, until fn returns false or an error.
+// Secrets scheduled for deletion are not listed (AWS's default), and are
+// marked Deleted should an emulator list them.
+func (s *Store) List(ctx context.Context, api ListAPI, fn func(Listed) (bool, error)) error {
+	in := &secretsmanager.ListSecretsInput{
+		MaxResults: aws.Int32(100),
+		Filters:    []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{s.prefix + "/"}}},
+	}
+	p := secretsmanager.NewListSecretsPaginator(api, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("secrets: list %s/: %w", s.prefix, err)
+		}
+		for _, e := range page.SecretList {
+			name := aws.ToString(e.Name)
+			if !strings.HasPrefix(name, s.prefix+"/") { // the name filter is a prefix match, but be sure
+				continue
+			}
+			l := Listed{Name: name, Deleted: e.DeletedDate != nil}
+			if e.CreatedDate != nil {
+				l.Changed = *e.CreatedDate
+			}
+			if e.LastChangedDate != nil && e.LastChangedDate.After(l.Changed) {
+				l.Changed = *e.LastChangedDate
+			}
+			l.OrgID, l.CredentialID = s.parseName(name)
+			more, err := fn(l)
+			if err != nil || !more {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// parseName reverses Name: <prefix>/<escaped org>/<credential id>.
+func (s *Store) parseName(name string) (orgID, credentialID string) {
+	rest, ok := strings.CutPrefix(name, s.prefix+"/")
+	if !ok {
+		return "", ""
+	}
+	org, id, ok := strings.Cut(rest, "/")
+	if !ok || id == "" || strings.Contains(id, "/") {
+		return "", ""
+	}
+	orgID, ok = Unescape(org)
+	if !ok || orgID == "" || Escape(orgID) != org {
+		return "", ""
+	}
+	return orgID, id
+}
+
+// Unescape reverses Escape; ok is false for a segment Escape cannot produce.
+func Unescape(v string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] != '_' {
+			b.WriteByte(v[i])
+			continue
+		}
+		if i+2 >= len(v) {
+			return "", false
+		}
+		n, err := strconv.ParseUint(v[i+1:i+3], 16, 8)
+		if err != nil || strings.ToUpper(v[i+1:i+3]) != v[i+1:i+3] {
+			return "", false
+		}
+		b.WriteByte(byte(n))
+		i += 2
+	}
+	return b.String(), true
+}
