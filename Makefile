@@ -9,6 +9,10 @@ GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags='-s -w'
 run:
 	$(GO) run ./cmd/localapi
 
+## refresh: run the scheduled usage refresh once, every segment (AWS_ENDPOINT_URL: the emulator `make run` printed)
+refresh:
+	$(GO) run ./cmd/refresh
+
 ## test: vet, every test (integration tests start moto_server), short fuzzing, template lint
 test: vet
 	$(GO) test -count=1 ./...
@@ -47,3 +51,21 @@ tidy:
 
 clean:
 	rm -rf .aws-sam bin
+
+.PHONY: rie
+## invoke: run one function's real bootstrap under the Lambda Runtime Interface Emulator against
+## moto, as `sam local invoke` would: make invoke FN=GetCredentialFunction EVENT=events/get-credential/ok.json
+invoke:
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
+	  echo "usage: make invoke FN=<LogicalId> EVENT=events/<function>/<file>.json"; exit 2; fi
+	$(GO) run ./cmd/invoke -fn '$(FN)' -event '$(EVENT)'
+
+## rie: install the pinned Lambda Runtime Interface Emulator into the user cache (the tests and
+## `make invoke` install it themselves when it is missing)
+rie:
+	$(GO) run ./cmd/invoke -install
+
+## bench: cold start, binary size, AWS calls and our own cost per request (+ refresh throughput);
+## prints one figure per line and writes BENCHMARKS.md. Fails if a route makes more AWS calls than designed.
+bench:
+	@$(GO) run ./cmd/bench
