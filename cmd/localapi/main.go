@@ -48,7 +48,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := app.NewBuilder(ctx, os.Getenv, app.Clients{})
+	clients, err := localapi.Clients(ctx, 8)
+	if err != nil {
+		return err
+	}
+	b, err := app.NewBuilder(ctx, os.Getenv, clients)
 	if err != nil {
 		return err
 	}

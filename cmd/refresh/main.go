@@ -50,7 +50,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	clients, err := refresh.Clients(ctx)
+	clients, err := localapi.Clients(ctx, 8)
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,5 @@
-// Command get-usage is the Lambda function behind one route; all of it but the
-// wiring lives in shared/.
+// Command get-usage is the Lambda function behind GET /provider-credentials/{credential_id}/usage; all of it but
+// the wiring lives in shared/.
 package main
 
 import (
@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/acme/provider-credentials/shared/app"
@@ -16,7 +18,8 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	h, err := app.New(context.Background(), "get-usage", os.Getenv)
+	cfg := app.AWSConfig(os.Getenv, 0) // built once, at cold start
+	h, err := app.New(context.Background(), "get-usage", os.Getenv, app.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)})
 	if err != nil {
 		slog.Error("init failed", "err", err)
 		os.Exit(1)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/refresh"
@@ -29,10 +31,10 @@ func build(ctx context.Context) (*refresh.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	clients, err := refresh.Clients(ctx)
-	if err != nil {
-		return nil, err
-	}
+	// More attempts than the SDK's three, so throttled DynamoDB and Secrets
+	// Manager calls back off (exponential, with jitter) rather than fail.
+	awsCfg := app.AWSConfig(os.Getenv, 8)
+	clients := app.Clients{DynamoDB: dynamodb.NewFromConfig(awsCfg), SecretsManager: secretsmanager.NewFromConfig(awsCfg)}
 	b, err := app.NewBuilder(ctx, os.Getenv, clients)
 	if err != nil {
 		return nil, err

@@ -1,5 +1,5 @@
-// Command test-credential is the Lambda function behind one route; all of it but the
-// wiring lives in shared/.
+// Command test-credential is the Lambda function behind POST /provider-credentials/test (it calls no AWS API); all of it but
+// the wiring lives in shared/.
 package main
 
 import (
@@ -16,7 +16,7 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	h, err := app.New(context.Background(), "test-credential", os.Getenv)
+	h, err := app.New(context.Background(), "test-credential", os.Getenv, app.Clients{})
 	if err != nil {
 		slog.Error("init failed", "err", err)
 		os.Exit(1)

@@ -9,10 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/acme/provider-credentials/shared/credentials"
 	"github.com/acme/provider-credentials/shared/dynamo"
 	"github.com/acme/provider-credentials/shared/httpapi"
@@ -39,23 +35,14 @@ type Builder struct {
 	Log     *slog.Logger
 }
 
-// NewBuilder reads the configuration and loads the AWS configuration.
+// NewBuilder reads the configuration; clients are the AWS clients the
+// functions to be built need (a nil one is a function that makes no such
+// call). Building them is the caller's: main.go builds only the ones its
+// function uses, so the others are not linked into its binary.
 func NewBuilder(ctx context.Context, getenv Env, clients Clients) (*Builder, error) {
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
 		return nil, err
-	}
-	if clients.DynamoDB == nil || clients.SecretsManager == nil {
-		awsCfg, err := config.LoadDefaultConfig(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("app: load AWS configuration: %w", err)
-		}
-		if clients.DynamoDB == nil {
-			clients.DynamoDB = dynamodb.NewFromConfig(awsCfg)
-		}
-		if clients.SecretsManager == nil {
-			clients.SecretsManager = secretsmanager.NewFromConfig(awsCfg)
-		}
 	}
 	return &Builder{Config: cfg, Clients: clients, Log: slog.Default()}, nil
 }
@@ -117,18 +104,20 @@ func (b *Builder) deps(withKeys, withUsage bool) (httpapi.Deps, error) {
 }
 
 // functions maps each folder under functions/ (template.yaml's CodeUri) to
-// its handler, whether it writes keys and whether it reads usage.
+// its handler, whether it writes keys or reads usage, and the AWS clients
+// it calls.
 var functions = map[string]struct {
-	keys, usage bool
-	handler     func(httpapi.Deps) http.Handler
+	keys, usage     bool
+	dynamo, secrets bool
+	handler         func(httpapi.Deps) http.Handler
 }{
-	"list-credentials":  {false, false, httpapi.ListCredentials},
-	"create-credential": {true, false, httpapi.CreateCredential},
-	"get-credential":    {false, false, httpapi.GetCredential},
-	"update-credential": {true, false, httpapi.UpdateCredential},
-	"delete-credential": {true, false, httpapi.DeleteCredential},
-	"get-usage":         {false, true, httpapi.GetUsage},
-	"test-credential":   {false, true, httpapi.TestCredential},
+	"list-credentials":  {false, false, true, false, httpapi.ListCredentials},
+	"create-credential": {true, false, true, true, httpapi.CreateCredential},
+	"get-credential":    {false, false, true, false, httpapi.GetCredential},
+	"update-credential": {true, false, true, true, httpapi.UpdateCredential},
+	"delete-credential": {true, false, true, true, httpapi.DeleteCredential},
+	"get-usage":         {false, true, true, true, httpapi.GetUsage},
+	"test-credential":   {false, true, false, false, httpapi.TestCredential},
 }
 
 // Functions returns the names of the HTTP functions, sorted.
@@ -142,6 +131,12 @@ func (b *Builder) Handler(name string) (http.Handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("app: no function %q", name)
 	}
+	if f.dynamo && b.Clients.DynamoDB == nil {
+		return nil, fmt.Errorf("app: function %s needs a DynamoDB client", name)
+	}
+	if f.secrets && b.Clients.SecretsManager == nil {
+		return nil, fmt.Errorf("app: function %s needs a Secrets Manager client", name)
+	}
 	d, err := b.deps(f.keys, f.usage)
 	if err != nil {
 		return nil, err
@@ -149,10 +144,10 @@ func (b *Builder) Handler(name string) (http.Handler, error) {
 	return f.handler(d), nil
 }
 
-// New builds the handler of one function from the environment: what each
-// functions/<name>/main.go calls at cold start.
-func New(ctx context.Context, name string, getenv Env) (http.Handler, error) {
-	b, err := NewBuilder(ctx, getenv, Clients{})
+// New builds the handler of one function from the environment and the
+// clients it needs: what each functions/<name>/main.go calls at cold start.
+func New(ctx context.Context, name string, getenv Env, clients Clients) (http.Handler, error) {
+	b, err := NewBuilder(ctx, getenv, clients)
 	if err != nil {
 		return nil, err
 	}

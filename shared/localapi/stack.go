@@ -7,7 +7,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/dynamo"
 	"github.com/acme/provider-credentials/shared/moto"
 	"github.com/acme/provider-credentials/shared/samtemplate"
@@ -76,4 +78,19 @@ func (s *Stack) Stop() {
 	if s != nil && s.moto != nil {
 		s.moto.Stop()
 	}
+}
+
+// Clients builds DynamoDB and Secrets Manager clients from the default
+// configuration chain (profiles, SSO, AWS_ENDPOINT_URL: what a developer's
+// machine may need), retrying up to maxAttempts (0: the SDK's default).
+func Clients(ctx context.Context, maxAttempts int) (app.Clients, error) {
+	var opts []func(*config.LoadOptions) error
+	if maxAttempts > 0 {
+		opts = append(opts, config.WithRetryMaxAttempts(maxAttempts))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return app.Clients{}, fmt.Errorf("localapi: AWS configuration: %w", err)
+	}
+	return app.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)}, nil
 }

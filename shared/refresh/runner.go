@@ -12,10 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/dynamo"
 	"github.com/acme/provider-credentials/shared/liveusage"
@@ -62,18 +58,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("refresh: configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
-}
-
-// Clients builds the AWS clients for the refresh: the default
-// configuration (AWS_ENDPOINT_URL honoured) with more attempts than the
-// SDK's three, so throttled DynamoDB and Secrets Manager calls back off
-// (the SDK's exponential backoff with jitter) rather than fail a credential.
-func Clients(ctx context.Context) (app.Clients, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(8))
-	if err != nil {
-		return app.Clients{}, fmt.Errorf("refresh: load AWS configuration: %w", err)
-	}
-	return app.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)}, nil
 }
 
 // Runner is one refresh function instance: built once at cold start, run
