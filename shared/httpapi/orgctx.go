@@ -19,6 +19,11 @@ type Auth struct {
 	AdminRoles []string // default admin, owner
 }
 
+// MaxOrgID is the longest organisation id accepted, in bytes: it keeps
+// DynamoDB keys (2,048 bytes) and secret names (512 characters, escaped) in
+// bounds.
+const MaxOrgID = 128
+
 // Caller is the organisation context of a request.
 type Caller struct {
 	OrgID   string
@@ -49,6 +54,10 @@ func (a Auth) caller(r *http.Request) (Caller, error) {
 	roles := ParseRoles(cl[a.RoleClaim])
 	if org == "" || len(roles) == 0 {
 		return Caller{}, credentials.Errorf(credentials.Forbidden, "The token carries no organisation or role.")
+	}
+	if len(org) > MaxOrgID {
+		// DynamoDB keys and secret names have limits; refuse before them.
+		return Caller{}, credentials.Errorf(credentials.Forbidden, "The token's organisation id is longer than %d bytes.", MaxOrgID)
 	}
 	c := Caller{OrgID: org, Subject: cl["sub"], Roles: roles}
 	for _, r := range roles {

@@ -377,3 +377,16 @@ func mustJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+func TestOversizedOrgIDIs403(t *testing.T) {
+	h := newHarness(t)
+	tok := h.token(strings.Repeat("o", 3000), "admin")
+	for _, r := range []response{
+		h.do("GET", "/provider-credentials", tok, nil),
+		h.do("POST", "/provider-credentials", tok, map[string]any{"provider": "openai", "account_key": "a", "api_key": testKey}),
+	} {
+		if r.status != 403 {
+			t.Errorf("status = %d, want 403 (%s)", r.status, r.body)
+		}
+	}
+}
