@@ -36,6 +36,7 @@ type Credential struct {
 	SecretName string // key store name; set while HasAPIKey
 	KeyVersion string // key store version of the current key; set while HasAPIKey
 	Revision   int64  // bumped by every write; guards read-modify-write updates
+	LockToken  string // set by Store.Lock: this request holds the credential
 }
 
 // view is the wire format, exactly the seed's ProviderCredentialRead.

@@ -101,3 +101,37 @@ func TestTestInputNormalize(t *testing.T) {
 		t.Fatalf("azure without base_url: kind = %v, want Invalid", KindOf(err))
 	}
 }
+
+func TestNormalizeKey(t *testing.T) {
+	s := func(v string) *string { return &v }
+	for _, tc := range []struct {
+		in      *string
+		want    string // "<nil>" for none
+		wantErr bool
+	}{
+		{nil, "<nil>", false},
+		{s(""), "", false}, // "" clears, on PATCH
+		{s("sk-abc123\n"), "sk-abc123", false},
+		{s("  sk-abc123 "), "sk-abc123", false},
+		{s("   "), "", true},
+		{s("sk-\x00abc"), "", true},
+		{s("sk-a\nbc"), "", true},
+		{s(strings.Repeat("k", MaxAPIKey+1)), "", true},
+	} {
+		got, fe := normalizeKey(tc.in)
+		if (fe != nil) != tc.wantErr {
+			t.Errorf("normalizeKey(%q): error = %v, want error %v", deref(tc.in), fe, tc.wantErr)
+			continue
+		}
+		if !tc.wantErr && deref(got) != tc.want {
+			t.Errorf("normalizeKey(%q) = %q, want %q", deref(tc.in), deref(got), tc.want)
+		}
+	}
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return "<nil>"
+	}
+	return *p
+}

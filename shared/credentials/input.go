@@ -56,10 +56,11 @@ func (in TestInput) Normalize(check BaseURLCheck) (TestInput, error) {
 	if in.AccountKey == "" {
 		in.AccountKey = "test"
 	}
-	in.APIKey, in.BaseURL = emptyToNil(in.APIKey), emptyToNil(in.BaseURL)
+	key, keyErr := normalizeKey(in.APIKey)
+	in.APIKey, in.BaseURL = emptyToNil(key), emptyToNil(in.BaseURL)
 	errs := join(
 		checkLen("account_key", in.AccountKey, MaxAccountKey),
-		checkKey(in.APIKey),
+		keyErr,
 		checkBaseURL(check, in.Provider, in.BaseURL, true),
 	)
 	return in, errs
@@ -87,18 +88,26 @@ func checkLen(field, v string, max int) *FieldError {
 	return nil
 }
 
-func checkKey(key *string) *FieldError {
-	if key == nil {
-		return nil
+// normalizeKey trims the white space a paste leaves around a key (no
+// provider key has any) and refuses a key that is only white space or holds
+// control characters, which no HTTP header could carry.
+func normalizeKey(key *string) (*string, *FieldError) {
+	if key == nil || *key == "" {
+		return key, nil
 	}
-	if fe := checkLen("api_key", *key, MaxAPIKey); fe != nil {
-		return fe
+	trimmed := strings.TrimSpace(*key)
+	if trimmed == "" {
+		return nil, &FieldError{Loc: []any{"body", "api_key"}, Type: "value_error",
+			Msg: "Value error, api_key must not be blank"}
 	}
-	if strings.TrimSpace(*key) != *key || strings.ContainsAny(*key, "\r\n\x00") {
-		return &FieldError{Loc: []any{"body", "api_key"}, Type: "value_error",
-			Msg: "Value error, api_key must not contain whitespace at its ends or control characters"}
+	if strings.ContainsFunc(trimmed, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return nil, &FieldError{Loc: []any{"body", "api_key"}, Type: "value_error",
+			Msg: "Value error, api_key must not contain control characters"}
 	}
-	return nil
+	if fe := checkLen("api_key", trimmed, MaxAPIKey); fe != nil {
+		return nil, fe
+	}
+	return &trimmed, nil
 }
 
 // checkBaseURL validates base (nil means none). required says whether a

@@ -1,6 +1,9 @@
 package credentials
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store keeps credential metadata. Every method names the organisation, so
 // one organisation's items can never be reached from another's requests.
@@ -15,11 +18,22 @@ type Store interface {
 	// Patch applies p to an existing credential in one conditional write and
 	// returns the result; kind NotFound when there is none.
 	Patch(ctx context.Context, orgID, id string, p Patch) (Credential, error)
+	// Lock reads a credential and marks it as being changed by token until
+	// the given time, in one conditional write; kind Conflict while another
+	// token holds it, NotFound when there is none. Key changes and deletes
+	// lock first, so only one request at a time works on a credential's
+	// secret. Retrying with the same token succeeds.
+	Lock(ctx context.Context, orgID, id, token string, until time.Time) (Credential, error)
+	// Unlock drops c's lock if c.LockToken still holds it.
+	Unlock(ctx context.Context, c Credential) error
 	// Replace writes c over the stored credential if its revision is still
-	// prevRevision; kind Conflict when it changed, NotFound when it is gone.
+	// prevRevision and, when c.LockToken is set, c still holds the lock
+	// (which the write drops); kind Conflict when it changed, NotFound when
+	// it is gone.
 	Replace(ctx context.Context, c Credential, prevRevision int64) error
 	// Delete removes c, its uniqueness guard and its cached usage if c's
-	// revision is unchanged; kind Conflict when it changed, NotFound when gone.
+	// revision is unchanged and, when c.LockToken is set, c holds the lock;
+	// kind Conflict when it changed, NotFound when gone.
 	Delete(ctx context.Context, c Credential) error
 }
 

@@ -72,7 +72,8 @@ func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Cre
 	if err := checkProvider(in.Provider); err != nil {
 		return Credential{}, err
 	}
-	in.APIKey, in.BaseURL = emptyToNil(in.APIKey), emptyToNil(in.BaseURL)
+	key, keyErr := normalizeKey(in.APIKey)
+	in.APIKey, in.BaseURL = emptyToNil(key), emptyToNil(in.BaseURL)
 	display := in.AccountKey
 	if in.DisplayName != nil && *in.DisplayName != "" {
 		display = *in.DisplayName
@@ -80,7 +81,7 @@ func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Cre
 	if err := join(
 		checkLen("account_key", in.AccountKey, MaxAccountKey),
 		checkLen("display_name", display, MaxDisplayName),
-		checkKey(in.APIKey),
+		keyErr,
 		checkBaseURL(s.checkBaseURL, in.Provider, in.BaseURL, true),
 	); err != nil {
 		return Credential{}, err
@@ -97,11 +98,24 @@ func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Cre
 	ref := s.ref(c)
 	version, err := s.keys.Create(ctx, ref, *in.APIKey)
 	if err != nil {
+		// The secret may exist though the answer was lost. Its name holds
+		// the new id, so no credential can claim it.
+		s.undo(ctx, "discard secret of a failed create", ref.Name, s.keys.Discard)
 		return Credential{}, fmt.Errorf("create credential: store key: %w", err)
 	}
 	c.setKey(ref.Name, version, *in.APIKey)
 	if err := s.store.Create(ctx, c); err != nil {
-		s.undo(ctx, "discard new secret", ref.Name, s.keys.Discard)
+		if IsKind(err, Conflict) { // a duplicate: nothing was written
+			s.undo(ctx, "discard secret of a duplicate", ref.Name, s.keys.Discard)
+			return Credential{}, err
+		}
+		st := s.stored(ctx, c.OrgID, c.ID)
+		if st.landed(c) {
+			return c, nil
+		}
+		if claimed, known := st.claims(ref.Name); known && !claimed {
+			s.undo(ctx, "discard new secret", ref.Name, s.keys.Discard)
+		}
 		return Credential{}, err
 	}
 	return c, nil
@@ -114,19 +128,30 @@ func (s *Service) Update(ctx context.Context, orgID, id string, in UpdateInput) 
 			return Credential{}, err
 		}
 	}
-	if err := join(checkKey(emptyToNil(in.APIKey))); err != nil {
+	key, keyErr := normalizeKey(in.APIKey)
+	if err := join(keyErr); err != nil {
 		return Credential{}, err
 	}
+	in.APIKey = key // "" still clears
 	now := FormatTime(s.now())
 	if in.APIKey == nil && in.BaseURL == nil {
 		// Nothing that needs the stored item first: one conditional write.
 		return s.store.Patch(ctx, orgID, id, Patch{DisplayName: in.DisplayName, Active: in.Active, UpdatedAt: now})
 	}
-	c, err := s.store.Get(ctx, orgID, id)
+	c, err := s.lock(ctx, orgID, id)
 	if err != nil {
 		return Credential{}, err
 	}
-	prev := c
+	out, err := s.update(ctx, c, in, now)
+	if err != nil {
+		s.unlock(ctx, c)
+	}
+	return out, err
+}
+
+// update changes c, which this request has locked.
+func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now string) (Credential, error) {
+	orgID, id, prev := c.OrgID, c.ID, c
 	if in.DisplayName != nil {
 		c.DisplayName = *in.DisplayName
 	}
@@ -135,7 +160,9 @@ func (s *Service) Update(ctx context.Context, orgID, id string, in UpdateInput) 
 	}
 	if in.BaseURL != nil {
 		c.BaseURL = emptyToNil(in.BaseURL)
-		if err := join(checkBaseURL(s.checkBaseURL, c.Provider, c.BaseURL, true)); err != nil {
+		// "" clears the base URL even where the provider needs one (SPEC);
+		// its probe then reports the base URL missing.
+		if err := join(checkBaseURL(s.checkBaseURL, c.Provider, c.BaseURL, false)); err != nil {
 			return Credential{}, err
 		}
 	}
@@ -144,29 +171,45 @@ func (s *Service) Update(ctx context.Context, orgID, id string, in UpdateInput) 
 
 	switch {
 	case in.APIKey == nil || (*in.APIKey == "" && !prev.HasAPIKey):
-		return c, s.store.Replace(ctx, c, prev.Revision)
+		return s.replace(ctx, c, prev.Revision)
 
 	case *in.APIKey == "": // clear the key: schedule the secret's deletion, then the metadata
 		if err := s.keys.ScheduleDelete(ctx, prev.SecretName); err != nil {
+			s.restoreIfClaimed(ctx, s.stored(ctx, orgID, id), prev.SecretName)
 			return Credential{}, fmt.Errorf("update credential %s: delete key: %w", id, err)
 		}
 		c.clearKey()
 		if err := s.store.Replace(ctx, c, prev.Revision); err != nil {
-			s.undo(ctx, "restore cleared secret", prev.SecretName, s.keys.Restore)
+			st := s.stored(ctx, orgID, id)
+			if st.landed(c) {
+				return c, nil
+			}
+			s.restoreIfClaimed(ctx, st, prev.SecretName)
 			return Credential{}, err
 		}
 		return c, nil
 
 	case prev.HasAPIKey: // rotate: a new version of the same secret
+		// A failed put leaves the credential naming its old version, which
+		// still exists: nothing to undo.
 		version, err := s.keys.Put(ctx, prev.SecretName, *in.APIKey)
 		if err != nil {
 			return Credential{}, fmt.Errorf("update credential %s: put key: %w", id, err)
 		}
 		c.setKey(prev.SecretName, version, *in.APIKey)
 		if err := s.store.Replace(ctx, c, prev.Revision); err != nil {
-			s.undo(ctx, "revert secret version", prev.SecretName, func(ctx context.Context, name string) error {
-				return s.keys.Revert(ctx, name, prev.KeyVersion, version)
-			})
+			st := s.stored(ctx, orgID, id)
+			if st.landed(c) {
+				return c, nil
+			}
+			// The credential still names the old version (which stays
+			// readable as AWSPREVIOUS); make it current again unless another
+			// write has moved on meanwhile.
+			if st.known && st.found && st.c.KeyVersion == prev.KeyVersion {
+				s.undo(ctx, "revert secret version", prev.SecretName, func(ctx context.Context, name string) error {
+					return s.keys.Revert(ctx, name, prev.KeyVersion, version)
+				})
+			}
 			return Credential{}, err
 		}
 		return c, nil
@@ -175,33 +218,62 @@ func (s *Service) Update(ctx context.Context, orgID, id string, in UpdateInput) 
 		ref := s.ref(c)
 		version, err := s.keys.Create(ctx, ref, *in.APIKey)
 		if err != nil {
+			s.discardUnclaimed(ctx, s.stored(ctx, orgID, id), ref.Name)
 			return Credential{}, fmt.Errorf("update credential %s: store key: %w", id, err)
 		}
 		c.setKey(ref.Name, version, *in.APIKey)
 		if err := s.store.Replace(ctx, c, prev.Revision); err != nil {
-			s.undo(ctx, "discard new secret", ref.Name, s.keys.Discard)
+			st := s.stored(ctx, orgID, id)
+			if st.landed(c) {
+				return c, nil
+			}
+			s.discardUnclaimed(ctx, st, ref.Name)
 			return Credential{}, err
 		}
 		return c, nil
 	}
 }
 
+// replace writes c over revision prev; a write that landed though its
+// answer was lost is a success.
+func (s *Service) replace(ctx context.Context, c Credential, prev int64) (Credential, error) {
+	err := s.store.Replace(ctx, c, prev)
+	if err != nil && !IsKind(err, NotFound) && s.stored(ctx, c.OrgID, c.ID).landed(c) {
+		return c, nil
+	}
+	return c, err
+}
+
 // Delete removes a credential of the organisation and schedules its key's
 // deletion. The secret goes first so that a failed metadata delete can
 // restore it; the reverse order would leave an orphan on the same failure.
 func (s *Service) Delete(ctx context.Context, orgID, id string) error {
-	c, err := s.store.Get(ctx, orgID, id)
+	c, err := s.lock(ctx, orgID, id)
 	if err != nil {
 		return err
 	}
+	if err := s.delete(ctx, c); err != nil {
+		s.unlock(ctx, c)
+		return err
+	}
+	return nil
+}
+
+func (s *Service) delete(ctx context.Context, c Credential) error {
+	orgID, id := c.OrgID, c.ID
 	if !c.HasAPIKey {
 		return s.store.Delete(ctx, c)
 	}
 	if err := s.keys.ScheduleDelete(ctx, c.SecretName); err != nil {
+		s.restoreIfClaimed(ctx, s.stored(ctx, orgID, id), c.SecretName)
 		return fmt.Errorf("delete credential %s: delete key: %w", id, err)
 	}
 	if err := s.store.Delete(ctx, c); err != nil {
-		s.undo(ctx, "restore secret", c.SecretName, s.keys.Restore)
+		st := s.stored(ctx, orgID, id)
+		if st.known && !st.found { // deleted: by this request, whose answer was lost, or another
+			return nil
+		}
+		s.restoreIfClaimed(ctx, st, c.SecretName)
 		return err
 	}
 	return nil
@@ -217,6 +289,90 @@ func (c *Credential) setKey(name, version, key string) {
 
 func (c *Credential) clearKey() {
 	c.HasAPIKey, c.SecretName, c.KeyVersion, c.APIKeyLastFour = false, "", "", nil
+}
+
+// lockTTL bounds how long a request that died mid-change keeps others
+// from changing the credential: longer than a function's timeout.
+const lockTTL = 60 * time.Second
+
+func (s *Service) lock(ctx context.Context, orgID, id string) (Credential, error) {
+	token := NewID()
+	c, err := s.store.Lock(ctx, orgID, id, token, s.now().Add(lockTTL))
+	switch KindOf(err) {
+	case Conflict:
+		return Credential{}, Errorf(Conflict, "The credential is being changed by another request; retry.")
+	case Internal:
+		if err != nil { // the lock may have been taken though the answer was lost
+			s.unlock(ctx, Credential{OrgID: orgID, ID: id, LockToken: token})
+		}
+	}
+	return c, err
+}
+
+// unlock drops a lock this request still holds after a failure (a
+// successful write drops it by itself).
+func (s *Service) unlock(ctx context.Context, c Credential) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.store.Unlock(ctx, c); err != nil {
+		s.log.WarnContext(ctx, "unlock after a failed write", "credential", c.ID, "err", err)
+	}
+}
+
+// storedState is a credential as stored after a failed write: read again,
+// consistently and not cancelled with the request, because the write may
+// have landed though its answer was lost, or a concurrent write may have
+// made the credential claim the secret the failed one would undo.
+type storedState struct {
+	c            Credential
+	found, known bool // known: the read itself succeeded
+}
+
+func (s *Service) stored(ctx context.Context, orgID, id string) storedState {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	c, err := s.store.Get(ctx, orgID, id)
+	switch {
+	case err == nil:
+		return storedState{c: c, found: true, known: true}
+	case IsKind(err, NotFound):
+		return storedState{known: true}
+	default:
+		s.log.ErrorContext(ctx, "re-read after a failed write", "credential", id, "err", err)
+		return storedState{}
+	}
+}
+
+// landed reports whether the stored credential is want: the failed write
+// went through.
+func (st storedState) landed(want Credential) bool {
+	return st.known && st.found && st.c.Revision == want.Revision && st.c.UpdatedAt.Equal(want.UpdatedAt) &&
+		st.c.HasAPIKey == want.HasAPIKey && st.c.KeyVersion == want.KeyVersion
+}
+
+// claims reports whether the stored credential claims secret; known is
+// false when the credential could not be read.
+func (st storedState) claims(secret string) (claimed, known bool) {
+	return st.found && st.c.HasAPIKey && st.c.SecretName == secret, st.known
+}
+
+// discardUnclaimed deletes secret unless a credential claims it. When the
+// credential could not be read it leaves the secret: the scheduled sweep
+// deletes it later if it is an orphan, which is safer than deleting a key
+// that may be in use.
+func (s *Service) discardUnclaimed(ctx context.Context, st storedState, secret string) {
+	if claimed, known := st.claims(secret); known && !claimed {
+		s.undo(ctx, "discard unclaimed secret", secret, s.keys.Discard)
+	}
+}
+
+// restoreIfClaimed cancels the scheduled deletion of secret when a
+// credential still claims it, or when that is unknown (restoring an
+// unclaimed secret only leaves work for the sweep).
+func (s *Service) restoreIfClaimed(ctx context.Context, st storedState, secret string) {
+	if claimed, known := st.claims(secret); claimed || !known {
+		s.undo(ctx, "restore secret", secret, s.keys.Restore)
+	}
 }
 
 // undo runs a compensation on secret: tried a few times with backoff (on

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -122,41 +123,44 @@ func (s *Store) Create(ctx context.Context, c credentials.Credential) error {
 	switch {
 	case err == nil:
 		return nil
-	case failed == 0:
+	case failed[1]:
+		// The credential item itself exists: this very write landed on an
+		// earlier attempt whose answer was lost (ids are random v4 UUIDs).
+		return nil
+	case failed[0]:
 		return credentials.Errorf(credentials.Conflict,
 			"A '%s' credential with account key '%s' already exists.", c.Provider, c.AccountKey)
-	case failed == 1: // a random v4 id collided: vanishingly rare, but not a duplicate
-		return fmt.Errorf("dynamo: create credential: id %s exists", c.ID)
 	default:
 		return fmt.Errorf("dynamo: create credential: %w", err)
 	}
 }
 
 // transact runs a transaction, retrying cancellations caused only by
-// concurrent transactions (the SDK does not). It returns the index of the
-// first item whose condition failed, or -1.
-func (s *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsInput) (int, error) {
+// concurrent transactions (the SDK does not), each with a fresh client
+// token. It reports which items' conditions failed.
+func (s *Store) transact(ctx context.Context, in *dynamodb.TransactWriteItemsInput) (map[int]bool, error) {
 	var err error
 	for attempt := 0; attempt < s.maxAttempts; attempt++ {
+		in.ClientRequestToken = nil // the SDK makes a new one
 		_, err = s.db.TransactWriteItems(ctx, in)
 		var tce *ddbtypes.TransactionCanceledException
 		if err == nil || !errors.As(err, &tce) {
-			return -1, err
+			return nil, err
 		}
-		retry := false
+		failed, retry := map[int]bool{}, false
 		for i, r := range tce.CancellationReasons {
 			switch aws.ToString(r.Code) {
 			case "ConditionalCheckFailed":
-				return i, err
+				failed[i] = true
 			case "TransactionConflict":
 				retry = true
 			}
 		}
-		if !retry {
-			return -1, err
+		if len(failed) > 0 || !retry {
+			return failed, err
 		}
 	}
-	return -1, err
+	return nil, err
 }
 
 // Patch updates display name and active flag in one conditional write.
@@ -198,13 +202,12 @@ func (s *Store) Replace(ctx context.Context, c credentials.Credential, prevRevis
 	if err != nil {
 		return fmt.Errorf("dynamo: encode credential: %w", err)
 	}
+	cond, values := guarded(c, prevRevision)
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:           &s.credTable,
-		Item:                item,
-		ConditionExpression: aws.String("revision = :rev"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":rev": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(prevRevision, 10)},
-		},
+		TableName:                           &s.credTable,
+		Item:                                item, // without the lock attributes: the write drops the lock
+		ConditionExpression:                 cond,
+		ExpressionAttributeValues:           values,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *ddbtypes.ConditionalCheckFailedException
@@ -222,14 +225,13 @@ func (s *Store) Replace(ctx context.Context, c credentials.Credential, prevRevis
 
 // Delete removes the credential, its guard and its cached usage together.
 func (s *Store) Delete(ctx context.Context, c credentials.Credential) error {
+	cond, values := guarded(c, c.Revision)
 	items := []ddbtypes.TransactWriteItem{
 		{Delete: &ddbtypes.Delete{
-			TableName:           &s.credTable,
-			Key:                 key(c.OrgID, credSK(c.ID)),
-			ConditionExpression: aws.String("revision = :rev"),
-			ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-				":rev": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(c.Revision, 10)},
-			},
+			TableName:                           &s.credTable,
+			Key:                                 key(c.OrgID, credSK(c.ID)),
+			ConditionExpression:                 cond,
+			ExpressionAttributeValues:           values,
 			ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
 		{Delete: &ddbtypes.Delete{TableName: &s.credTable, Key: key(c.OrgID, guardSK(c.Provider, c.AccountKey))}},
@@ -243,7 +245,7 @@ func (s *Store) Delete(ctx context.Context, c credentials.Credential) error {
 	switch {
 	case err == nil:
 		return nil
-	case failed == 0:
+	case failed[0]:
 		var tce *ddbtypes.TransactionCanceledException
 		if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && tce.CancellationReasons[0].Item == nil {
 			return credentials.ErrNotFound()
@@ -252,4 +254,78 @@ func (s *Store) Delete(ctx context.Context, c credentials.Credential) error {
 	default:
 		return fmt.Errorf("dynamo: delete credential %s: %w", c.ID, err)
 	}
+}
+
+// Lock attributes on a credential item: a request that changes the
+// credential's key, or deletes it, holds the item for a while so that no
+// other request works on the same secret at the same time.
+const (
+	lockAttr      = "key_lock"
+	lockUntilAttr = "key_lock_until"
+)
+
+// guarded is the condition of a write over c: the revision it read, and the
+// lock it holds, if any.
+func guarded(c credentials.Credential, prevRevision int64) (*string, map[string]ddbtypes.AttributeValue) {
+	values := map[string]ddbtypes.AttributeValue{
+		":rev": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(prevRevision, 10)},
+	}
+	if c.LockToken == "" {
+		return aws.String("revision = :rev"), values
+	}
+	values[":tok"] = &ddbtypes.AttributeValueMemberS{Value: c.LockToken}
+	return aws.String("revision = :rev AND " + lockAttr + " = :tok"), values
+}
+
+// Lock reads the credential and takes its lock in one conditional write.
+func (s *Store) Lock(ctx context.Context, orgID, id, token string, until time.Time) (credentials.Credential, error) {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        &s.credTable,
+		Key:              key(orgID, credSK(id)),
+		UpdateExpression: aws.String("SET " + lockAttr + " = :tok, " + lockUntilAttr + " = :until"),
+		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(" + lockAttr + ") OR " +
+			lockUntilAttr + " < :now OR " + lockAttr + " = :tok)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":tok":   &ddbtypes.AttributeValueMemberS{Value: token},
+			":until": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(until.UnixMilli(), 10)},
+			":now":   &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().UnixMilli(), 10)},
+		},
+		ReturnValues:                        ddbtypes.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		if ccf.Item == nil {
+			return credentials.Credential{}, credentials.ErrNotFound()
+		}
+		return credentials.Credential{}, credentials.Errorf(credentials.Conflict, "credential %s is locked", id)
+	}
+	if err != nil {
+		return credentials.Credential{}, fmt.Errorf("dynamo: lock credential %s: %w", id, err)
+	}
+	c, err := decode(out.Attributes)
+	if err != nil {
+		return credentials.Credential{}, err
+	}
+	c.LockToken = token
+	return c, nil
+}
+
+// Unlock drops c's lock if c still holds it.
+func (s *Store) Unlock(ctx context.Context, c credentials.Credential) error {
+	if c.LockToken == "" {
+		return nil
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.credTable,
+		Key:                       key(c.OrgID, credSK(c.ID)),
+		UpdateExpression:          aws.String("REMOVE " + lockAttr + ", " + lockUntilAttr),
+		ConditionExpression:       aws.String(lockAttr + " = :tok"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":tok": &ddbtypes.AttributeValueMemberS{Value: c.LockToken}},
+	})
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("dynamo: unlock credential %s: %w", c.ID, err)
+	}
+	return nil
 }

@@ -162,27 +162,37 @@ func TestFailureAtEveryAWSCall(t *testing.T) {
 			}
 			h.checkConsistent()
 			t.Logf("%s: %d AWS calls %v", p.name, len(calls), calls)
-			for i := 1; i <= len(calls); i++ {
-				h := newHarness(t)
-				admin := h.token("org-f", "admin")
-				id := ""
-				if p.setup != nil {
-					id = p.setup(h, admin)
-				}
-				h.env.Calls.FailAt(i)
-				r := p.run(h, admin, id)
-				failed := h.env.Calls.Ops()
-				if i <= len(failed) && r.status != 500 && r.status != clean.status {
-					t.Errorf("fault at call %d (%s): status = %d, want 500 or %d", i, failed[i-1], r.status, clean.status)
-				}
-				if r.status == 500 && string(r.body) != `{"detail":"internal error"}` {
-					t.Errorf("fault at call %d: body = %s", i, r.body)
-				}
-				if err := h.consistency(); err != nil {
-					t.Errorf("fault at call %d (%v): %v", i, failed, err)
-				}
-				if strings.Contains(h.log.String(), testKey) || strings.Contains(string(r.body), testKey) {
-					t.Errorf("fault at call %d: the key leaked", i)
+			for _, mode := range []string{"before send", "answer lost"} {
+				for i := 1; i <= len(calls); i++ {
+					h := newHarness(t)
+					admin := h.token("org-f", "admin")
+					id := ""
+					if p.setup != nil {
+						id = p.setup(h, admin)
+					}
+					if mode == "before send" {
+						h.env.Calls.FailAt(i)
+					} else {
+						h.env.Calls.LoseAnswerAt(i)
+					}
+					r := p.run(h, admin, id)
+					ops := h.env.Calls.Ops()
+					where := fmt.Sprintf("%s at call %d of %v", mode, i, ops)
+					if r.status != 500 && r.status != clean.status {
+						t.Errorf("%s: status = %d, want 500 or %d", where, r.status, clean.status)
+					}
+					if r.status == 500 && string(r.body) != `{"detail":"internal error"}` {
+						t.Errorf("%s: body = %s", where, r.body)
+					}
+					if err := h.consistency(); err != nil {
+						t.Errorf("%s: %v", where, err)
+					}
+					if strings.Contains(h.log.String(), testKey) || strings.Contains(string(r.body), testKey) {
+						t.Errorf("%s: the key leaked", where)
+					}
+					if strings.Contains(h.log.String(), "compensation failed") {
+						t.Errorf("%s: a compensation failed: %s", where, h.log.String())
+					}
 				}
 			}
 		})
@@ -219,9 +229,9 @@ func TestAWSCallsPerRequest(t *testing.T) {
 		}, []string{"DynamoDB.UpdateItem"}},
 		{"patch key", func() response {
 			return h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"api_key": "sk-new-9999"})
-		}, []string{"DynamoDB.GetItem", "Secrets Manager.PutSecretValue", "DynamoDB.PutItem"}},
+		}, []string{"DynamoDB.UpdateItem", "Secrets Manager.PutSecretValue", "DynamoDB.PutItem"}}, // read+lock, new version, write+unlock
 		{"delete", func() response { return h.do("DELETE", "/provider-credentials/"+id, admin, nil) },
-			[]string{"DynamoDB.GetItem", "Secrets Manager.DeleteSecret", "DynamoDB.TransactWriteItems"}},
+			[]string{"DynamoDB.UpdateItem", "Secrets Manager.DeleteSecret", "DynamoDB.TransactWriteItems"}},
 		{"get missing", func() response { return h.do("GET", "/provider-credentials/"+id, admin, nil) }, []string{"DynamoDB.GetItem"}},
 	} {
 		h.env.Calls.Reset()

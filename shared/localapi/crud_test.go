@@ -390,3 +390,65 @@ func TestOversizedOrgIDIs403(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyWhitespaceAndBaseURLClearing(t *testing.T) {
+	h := newHarness(t)
+	admin := h.token("org-w", "admin")
+	c := h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": "sk-pasted-key-5678\n"})
+	if c.APIKeyLastFour == nil || *c.APIKeyLastFour != "5678" || h.storedKey("org-w", c.ID) != "sk-pasted-key-5678" {
+		t.Fatalf("a pasted key's newline was kept: last four %v", c.APIKeyLastFour)
+	}
+	if r := h.do("PATCH", "/provider-credentials/"+c.ID, admin, map[string]any{"api_key": "   "}); r.status != 422 {
+		t.Fatalf("blank key: status = %d, want 422", r.status)
+	}
+	// SPEC: "base_url": "" clears the base URL, whatever the provider.
+	oc := h.create(admin, map[string]any{"provider": "openai_compatible", "account_key": "vllm", "base_url": "https://llm.example.com/v1"})
+	r := h.do("PATCH", "/provider-credentials/"+oc.ID, admin, map[string]any{"base_url": ""})
+	wantStatus(t, r, 200)
+	var u credential
+	r.json(t, &u)
+	if u.BaseURL != nil {
+		t.Fatalf("base_url = %v after clearing", *u.BaseURL)
+	}
+	h.checkConsistent()
+}
+
+// TestConcurrentKeyWrites races PATCHes that set, rotate and clear the same
+// credential's key: whatever wins, the credential must be able to read the
+// key it claims, and no live secret may be left unclaimed.
+func TestConcurrentKeyWrites(t *testing.T) {
+	h := newHarness(t)
+	admin := h.token("org-k", "admin")
+	for round := range 4 {
+		var body map[string]any
+		if round%2 == 1 {
+			body = map[string]any{"provider": "groq", "account_key": fmt.Sprintf("r%d", round), "api_key": "gsk_initial_0000"}
+		} else {
+			body = map[string]any{"provider": "groq", "account_key": fmt.Sprintf("r%d", round)}
+		}
+		c := h.create(admin, body)
+		var wg sync.WaitGroup
+		statuses := make([]int, 6)
+		for i := range statuses {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key := fmt.Sprintf("gsk_writer_%d_secret", i)
+				if i == 5 {
+					key = ""
+				}
+				statuses[i] = h.do("PATCH", "/provider-credentials/"+c.ID, admin, map[string]any{"api_key": key}).status
+			}()
+		}
+		wg.Wait()
+		for _, st := range statuses {
+			if st != 200 && st != 409 {
+				t.Errorf("round %d: statuses = %v, want only 200 and 409; log:\n%s", round, statuses, h.log.String())
+				break
+			}
+		}
+		if err := h.consistency(); err != nil {
+			t.Fatalf("round %d (statuses %v): %v", round, statuses, err)
+		}
+	}
+}

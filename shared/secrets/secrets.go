@@ -134,18 +134,9 @@ func (s *Store) Create(ctx context.Context, ref credentials.SecretRef, apiKey st
 	if err := s.Restore(ctx, ref.Name); err != nil {
 		return "", err
 	}
-	version, err := s.Put(ctx, ref.Name, apiKey)
-	if err != nil {
-		// Put it back as it was: no credential claims it. One retry, beyond
-		// the SDK's, for the same reason the service retries compensations.
-		if derr := s.ScheduleDelete(ctx, ref.Name); derr != nil {
-			if derr = s.ScheduleDelete(context.WithoutCancel(ctx), ref.Name); derr != nil {
-				return "", errors.Join(err, fmt.Errorf("secrets: re-delete %s: %w", ref.Name, derr))
-			}
-		}
-		return "", err
-	}
-	return version, nil
+	// If the put fails the secret stays restored but unclaimed: the caller
+	// settles that, knowing what the credential claims now.
+	return s.Put(ctx, ref.Name, apiKey)
 }
 
 // Put stores a new key as the secret's current version.
