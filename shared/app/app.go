@@ -86,7 +86,7 @@ func (b *Builder) LiveUsage() (*liveusage.Service, error) {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	keys := secrets.NewKeyCache(ks, 15*time.Minute, 1024)
-	return liveusage.New(b.store(), keys, b.Prober(), b.Config.UsageFresh, b.Log), nil
+	return liveusage.New(b.store(), keys, b.Prober(), b.Config.UsageFresh, b.Log).WithScheduledFresh(b.Config.ScheduledFresh), nil
 }
 
 func (b *Builder) deps(withKeys, withUsage bool) (httpapi.Deps, error) {

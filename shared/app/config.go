@@ -21,6 +21,7 @@ type Config struct {
 	RecoveryDays     int           // SECRET_RECOVERY_DAYS, 7 to 30, default 7
 	Auth             httpapi.Auth  // ORG_ID_CLAIM, ORG_ROLE_CLAIM, ADMIN_ROLES
 	UsageFresh       time.Duration // USAGE_FRESH_SECONDS, default 60
+	ScheduledFresh   time.Duration // USAGE_SCHEDULED_FRESH_SECONDS, default 360: results of the scheduled refresh
 	ProbeTimeout     time.Duration // PROBE_TIMEOUT_SECONDS, default 10
 	AllowPrivate     bool          // PROBE_ALLOW_PRIVATE_NETWORKS=1: local testing only
 }
@@ -53,9 +54,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			OrgClaim:  get("ORG_ID_CLAIM", "org_id"),
 			RoleClaim: get("ORG_ROLE_CLAIM", "org_role"),
 		},
-		UsageFresh:   time.Duration(num("USAGE_FRESH_SECONDS", 60, 1, 86400)) * time.Second,
-		ProbeTimeout: time.Duration(num("PROBE_TIMEOUT_SECONDS", 10, 1, 25)) * time.Second,
-		AllowPrivate: get("PROBE_ALLOW_PRIVATE_NETWORKS", "") == "1",
+		UsageFresh:     time.Duration(num("USAGE_FRESH_SECONDS", 60, 1, 86400)) * time.Second,
+		ScheduledFresh: time.Duration(num("USAGE_SCHEDULED_FRESH_SECONDS", 360, 1, 86400)) * time.Second,
+		ProbeTimeout:   time.Duration(num("PROBE_TIMEOUT_SECONDS", 10, 1, 25)) * time.Second,
+		AllowPrivate:   get("PROBE_ALLOW_PRIVATE_NETWORKS", "") == "1",
 	}
 	for _, r := range strings.Split(get("ADMIN_ROLES", "admin,owner"), ",") {
 		if r = strings.TrimSpace(r); r != "" {

@@ -21,6 +21,7 @@ type CachedUsage struct {
 	Fingerprint string    // credentials.Credential.ProbeFingerprint when probed
 	CheckedAt   time.Time // when probed
 	Result      []byte    // the probe result as JSON; never holds a key
+	Scheduled   bool      // written by the scheduled refresh, not by a read
 }
 
 // Item layout of the usage table: pk = organisation id, sk = credential id.
@@ -31,7 +32,13 @@ type usageRecord struct {
 	CheckedAt   string `dynamodbav:"checked_at"`
 	Result      string `dynamodbav:"result"`
 	ExpiresAt   int64  `dynamodbav:"expires_at"` // TTL: epoch seconds
+	Source      string `dynamodbav:"source"`     // "schedule" or "read"
 }
+
+const (
+	sourceSchedule = "schedule"
+	sourceRead     = "read"
+)
 
 // usageTTL is how long DynamoDB keeps a cached result before its TTL
 // deletes it: long past any freshness window, so the refresh's
@@ -96,7 +103,7 @@ func decodeUsage(item map[string]ddbtypes.AttributeValue) (*CachedUsage, error) 
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: usage checked_at: %w", err)
 	}
-	return &CachedUsage{Fingerprint: r.Fingerprint, CheckedAt: at, Result: []byte(r.Result)}, nil
+	return &CachedUsage{Fingerprint: r.Fingerprint, CheckedAt: at, Result: []byte(r.Result), Scheduled: r.Source == sourceSchedule}, nil
 }
 
 // PutUsage stores a probe result for a credential.
@@ -108,6 +115,10 @@ func (s *Store) PutUsage(ctx context.Context, orgID, id string, u CachedUsage) e
 		"checked_at":  &ddbtypes.AttributeValueMemberS{Value: credentials.FormatTime(u.CheckedAt)},
 		"result":      &ddbtypes.AttributeValueMemberS{Value: string(u.Result)},
 		"expires_at":  &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(u.CheckedAt.Add(usageTTL).Unix(), 10)},
+		"source":      &ddbtypes.AttributeValueMemberS{Value: sourceRead},
+	}
+	if u.Scheduled {
+		item["source"] = &ddbtypes.AttributeValueMemberS{Value: sourceSchedule}
 	}
 	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.usageTable, Item: item}); err != nil {
 		return fmt.Errorf("dynamo: put usage of %s: %w", id, err)

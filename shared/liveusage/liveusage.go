@@ -37,8 +37,12 @@ type Service struct {
 	keys   Keys
 	prober Prober
 	fresh  time.Duration
-	now    func() time.Time
-	log    *slog.Logger
+	// scheduledFresh is how long a result the scheduled refresh wrote is
+	// served: until the next refresh is due, so page views read the
+	// refresh's numbers rather than probing.
+	scheduledFresh time.Duration
+	now            func() time.Time
+	log            *slog.Logger
 }
 
 // New returns a Service; results younger than fresh are served from the cache.
@@ -46,23 +50,35 @@ func New(store Store, keys Keys, prober Prober, fresh time.Duration, log *slog.L
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{store: store, keys: keys, prober: prober, fresh: fresh, now: time.Now, log: log}
+	return &Service{store: store, keys: keys, prober: prober, fresh: fresh, scheduledFresh: fresh, now: time.Now, log: log}
+}
+
+// WithScheduledFresh sets how long results written by the scheduled
+// refresh are served (never less than the freshness window of reads).
+func (s *Service) WithScheduledFresh(d time.Duration) *Service {
+	s.scheduledFresh = max(d, s.fresh)
+	return s
 }
 
 // Usage returns the credential's usage: the cached result when it is
-// younger than the freshness window and was made with the credential's
-// current key and base URL, a new probe otherwise or when refresh is set.
+// younger than its freshness window (the read window, or the longer one of
+// results the scheduled refresh wrote) and was made with the credential's
+// current key and base URL; a new probe otherwise, or when refresh is set.
 func (s *Service) Usage(ctx context.Context, orgID, id string, refresh bool) (json.RawMessage, error) {
 	c, cached, err := s.store.GetWithUsage(ctx, orgID, id)
 	if err != nil {
 		return nil, err
 	}
 	if !refresh && cached != nil && cached.Fingerprint == c.ProbeFingerprint() {
-		if age := s.now().Sub(cached.CheckedAt); age >= 0 && age < s.fresh && json.Valid(cached.Result) {
+		window := s.fresh
+		if cached.Scheduled {
+			window = s.scheduledFresh
+		}
+		if age := s.now().Sub(cached.CheckedAt); age >= 0 && age < window && json.Valid(cached.Result) {
 			return cached.Result, nil
 		}
 	}
-	res, err := s.Refresh(ctx, c)
+	res, err := s.probeAndCache(ctx, c, false)
 	if err != nil {
 		// The probe's answer stands even if caching it failed.
 		s.log.WarnContext(ctx, "usage not cached", "credential", id, "err", err)
@@ -70,16 +86,21 @@ func (s *Service) Usage(ctx context.Context, orgID, id string, refresh bool) (js
 	return json.Marshal(res)
 }
 
-// Refresh probes c now and caches the result. The result is returned even
-// when caching fails (with the error).
+// Refresh is the scheduled refresh's probe: it probes c now and caches the
+// result as the schedule's. The result is returned even when caching fails
+// (with the error).
 func (s *Service) Refresh(ctx context.Context, c credentials.Credential) (usage.Result, error) {
+	return s.probeAndCache(ctx, c, true)
+}
+
+func (s *Service) probeAndCache(ctx context.Context, c credentials.Credential, scheduled bool) (usage.Result, error) {
 	res := s.Probe(ctx, c)
 	b, err := json.Marshal(res)
 	if err != nil {
 		return res, fmt.Errorf("liveusage: encode result: %w", err)
 	}
 	err = s.store.PutUsage(ctx, c.OrgID, c.ID, dynamo.CachedUsage{
-		Fingerprint: c.ProbeFingerprint(), CheckedAt: res.CheckedAt, Result: b,
+		Fingerprint: c.ProbeFingerprint(), CheckedAt: res.CheckedAt, Result: b, Scheduled: scheduled,
 	})
 	return res, err
 }

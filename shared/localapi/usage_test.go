@@ -16,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/awstest"
+	"github.com/acme/provider-credentials/shared/dynamo"
 )
 
 // fakeOpenAI answers like OpenAI: a model list, and a one-token chat
@@ -323,3 +325,46 @@ func TestBaseURLRefusedWithoutPrivateNetworks(t *testing.T) {
 // within reports lo <= v <= hi: relative resets count from when the answer
 // arrived, reset_in_ms from checked_at, so the probe's latency adds a little.
 func within(v, lo, hi int64) bool { return lo <= v && v <= hi }
+
+// TestScheduledResultsServedUntilTheNextRefresh: a result the scheduled
+// refresh wrote is served past the read freshness window (page views read
+// minutes-old numbers instead of probing); a read's own result is not.
+func TestScheduledResultsServedUntilTheNextRefresh(t *testing.T) {
+	const key = "sk-live-sched-key-EEEE"
+	fake := newFakeOpenAI(t, key)
+	env := awstest.New(t)
+	env.Set("USAGE_FRESH_SECONDS", "1")
+	env.Set("USAGE_SCHEDULED_FRESH_SECONDS", "300")
+	h := harnessFor(t, env)
+	admin := h.token("org-s", "admin")
+	c := h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": key, "base_url": fake.URL + "/v1"})
+
+	b, err := app.NewBuilder(context.Background(), env.Getenv, app.Clients{DynamoDB: env.DDB, SecretsManager: env.SM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := b.LiveUsage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := dynamo.New(env.DDB, env.CredTable, env.UsageTable).Get(context.Background(), "org-s", c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := live.Refresh(context.Background(), stored); err != nil { // what the scheduled refresh does
+		t.Fatal(err)
+	}
+	n := len(fake.seen())
+	time.Sleep(1100 * time.Millisecond) // past the read window, inside the scheduled one
+	u, r := h.usage(admin, c.ID, "")
+	wantStatus(t, r, 200)
+	if len(fake.seen()) != n || !u.Reachable {
+		t.Fatalf("a scheduled result 1 s old was not served (probes %d → %d)", n, len(fake.seen()))
+	}
+	// A key change still makes it unusable at once.
+	wantStatus(t, h.do("PATCH", "/provider-credentials/"+c.ID, admin, map[string]any{"base_url": fake.URL + "/v1/"}), 200)
+	h.usage(admin, c.ID, "")
+	if len(fake.seen()) == n {
+		t.Fatalf("a scheduled result was served after the base URL changed")
+	}
+}
