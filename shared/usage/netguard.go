@@ -42,6 +42,14 @@ var refusedPrefixes = []netip.Prefix{
 // sixToFour is 2002::/16, which embeds an IPv4 address.
 var sixToFour = netip.MustParsePrefix("2002::/16")
 
+// IPv6 is allowed only inside global unicast 2000::/3 (which leaves out
+// every IPv4-embedding form but 6to4 and Teredo), and never Teredo, whose
+// tunnel endpoints can reach anything.
+var (
+	globalUnicast6 = netip.MustParsePrefix("2000::/3")
+	teredo         = netip.MustParsePrefix("2001::/32")
+)
+
 // AddressAllowed reports whether the probe may connect to ip: a public
 // unicast address. Loopback, private (RFC 1918, CGNAT 100.64/10), link-local
 // (169.254/16 incl. 169.254.169.254, fe80::/10), unique-local fc00::/7 (incl.
@@ -59,6 +67,9 @@ func AddressAllowed(ip netip.Addr) bool {
 		if p.Contains(ip) {
 			return false
 		}
+	}
+	if ip.Is6() && (!globalUnicast6.Contains(ip) || teredo.Contains(ip)) {
+		return false
 	}
 	if sixToFour.Contains(ip) {
 		b := ip.As16()

@@ -107,7 +107,8 @@ func TestAddressAllowed(t *testing.T) {
 	refused := []string{"127.0.0.1", "127.255.255.254", "10.1.2.3", "172.16.0.1", "192.168.0.1", "100.64.0.1", "100.127.255.255",
 		"169.254.169.254", "169.254.0.1", "0.0.0.0", "0.1.2.3", "255.255.255.255", "224.0.0.251", "240.0.0.1", "192.0.0.192",
 		"::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1", "::ffff:127.0.0.1", "::ffff:8.8.8.8", "::127.0.0.1",
-		"64:ff9b::a9fe:a9fe", "2002:a00:1::", "2001:db8::1", "198.18.0.1"}
+		"64:ff9b::a9fe:a9fe", "2002:a00:1::", "2001:db8::1", "198.18.0.1",
+		"::ffff:0:7f00:1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "100::1", "4000::1", "fec0::1"} // IPv4-translated, Teredo, discard, outside 2000::/3, site-local
 	for _, s := range refused {
 		if AddressAllowed(netip.MustParseAddr(s)) {
 			t.Errorf("AddressAllowed(%s) = true, want false", s)
