@@ -106,34 +106,69 @@ func decodePos(pos string) (map[string]ddbtypes.AttributeValue, error) {
 // Refresh cursors live in the credentials table under a reserved partition:
 //
 //	pk = "#refresh"   sk = "CURSOR#<segment>/<total>"   kind = "refresh-cursor"
+//	position, updated_at; while a run holds the segment: lease_until (Unix ms), lease_owner
 //
 // An organisation could be called "#refresh" (org ids are JWT claims), but
 // its items all have sk "CRED#..." or "UNIQ#...", so none can collide with a
 // cursor; List queries begins_with(sk, "CRED#") and never sees one, and the
 // scan skips it by kind. The credentials table rather than the usage table
 // because the usage table's rows expire by TTL and are deleted with their
-// credential, and because the cursor is a position in this table.
+// credential, and because the cursor is a position in this table. The
+// refresh function may write only this partition (IAM dynamodb:LeadingKeys).
+//
+// The cursor item is also the segment's lease: a run takes it with the
+// read of the cursor (one conditional UpdateItem) and gives it back with
+// the save (one conditional PutItem, which drops the lease attributes), so
+// two runs of one segment never probe at once.
 const (
 	cursorPK     = "#refresh"
 	cursorPrefix = "CURSOR#"
 	kindCursor   = "refresh-cursor"
 )
 
+// ErrLeaseHeld is AcquireCursor's answer when another run holds the
+// segment's lease; ErrLeaseLost is SaveCursor's when this run's lease has
+// expired and another run has taken it (the cursor is then that run's).
+var (
+	ErrLeaseHeld = errors.New("dynamo: refresh segment leased by another run")
+	ErrLeaseLost = errors.New("dynamo: refresh lease lost to another run")
+)
+
 func cursorSK(segment, total int) string {
 	return cursorPrefix + strconv.Itoa(segment) + "/" + strconv.Itoa(total)
 }
 
-// LoadCursor returns the saved scan position of segment of total, "" when
-// none (start from the beginning). A cursor saved under another number of
-// segments is not used: positions do not carry over between segmentations.
-func (s *Store) LoadCursor(ctx context.Context, segment, total int) (string, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.credTable, Key: key(cursorPK, cursorSK(segment, total)), ConsistentRead: aws.Bool(true),
+var cursorNames = map[string]string{"#kind": "kind", "#until": "lease_until", "#owner": "lease_owner"}
+
+// AcquireCursor takes the lease on segment of total for owner until until
+// (a lease that ended before now is free) and returns the saved scan
+// position, "" when none (start from the beginning). It is one UpdateItem.
+// When another run holds the lease it returns ErrLeaseHeld. A cursor saved
+// under another number of segments is not used: positions do not carry
+// over between segmentations.
+func (s *Store) AcquireCursor(ctx context.Context, segment, total int, owner string, now, until time.Time) (string, error) {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                &s.credTable,
+		Key:                      key(cursorPK, cursorSK(segment, total)),
+		UpdateExpression:         aws.String("SET #kind = :kind, #until = :until, #owner = :owner"),
+		ConditionExpression:      aws.String("attribute_not_exists(#until) OR #until < :now"),
+		ExpressionAttributeNames: cursorNames,
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":kind":  &ddbtypes.AttributeValueMemberS{Value: kindCursor},
+			":until": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(until.UnixMilli(), 10)},
+			":owner": &ddbtypes.AttributeValueMemberS{Value: owner},
+			":now":   &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(now.UnixMilli(), 10)},
+		},
+		ReturnValues: ddbtypes.ReturnValueAllNew,
 	})
-	if err != nil {
-		return "", fmt.Errorf("dynamo: load refresh cursor %d/%d: %w", segment, total, err)
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return "", ErrLeaseHeld
 	}
-	if v, ok := out.Item["position"].(*ddbtypes.AttributeValueMemberS); ok {
+	if err != nil {
+		return "", fmt.Errorf("dynamo: lease refresh cursor %d/%d: %w", segment, total, err)
+	}
+	if v, ok := out.Attributes["position"].(*ddbtypes.AttributeValueMemberS); ok {
 		if _, err := decodePos(v.Value); err != nil {
 			return "", nil // unreadable: start over rather than stop refreshing
 		}
@@ -142,8 +177,10 @@ func (s *Store) LoadCursor(ctx context.Context, segment, total int) (string, err
 	return "", nil
 }
 
-// SaveCursor stores the scan position of segment of total ("" = start over).
-func (s *Store) SaveCursor(ctx context.Context, segment, total int, pos, updatedAt string) error {
+// SaveCursor stores the scan position of segment of total ("" = start
+// over) and gives back owner's lease, in one PutItem that holds only while
+// owner still has the lease (else ErrLeaseLost, and nothing is written).
+func (s *Store) SaveCursor(ctx context.Context, segment, total int, owner, pos, updatedAt string) error {
 	item := map[string]ddbtypes.AttributeValue{
 		"pk":         &ddbtypes.AttributeValueMemberS{Value: cursorPK},
 		"sk":         &ddbtypes.AttributeValueMemberS{Value: cursorSK(segment, total)},
@@ -153,7 +190,17 @@ func (s *Store) SaveCursor(ctx context.Context, segment, total int, pos, updated
 	if pos != "" {
 		item["position"] = &ddbtypes.AttributeValueMemberS{Value: pos}
 	}
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.credTable, Item: item}); err != nil {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.credTable, Item: item,
+		ConditionExpression:       aws.String("#owner = :owner"),
+		ExpressionAttributeNames:  map[string]string{"#owner": "lease_owner"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":owner": &ddbtypes.AttributeValueMemberS{Value: owner}},
+	})
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return ErrLeaseLost
+	}
+	if err != nil {
 		return fmt.Errorf("dynamo: save refresh cursor %d/%d: %w", segment, total, err)
 	}
 	return nil
@@ -220,6 +267,29 @@ func (s *Store) ClaimedSecrets(ctx context.Context, refs []SecretClaim) (map[int
 		}
 	}
 	return claimed, nil
+}
+
+// SecretClaimed is ClaimedSecrets for one secret with a consistent
+// GetItem: the sweep's last look before it deletes.
+func (s *Store) SecretClaimed(ctx context.Context, ref SecretClaim) (bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.credTable, Key: key(ref.OrgID, credSK(ref.CredentialID)), ConsistentRead: aws.Bool(true),
+		ProjectionExpression: aws.String("has_api_key, secret_name"),
+	})
+	if err != nil {
+		return false, fmt.Errorf("dynamo: check secret claim: %w", err)
+	}
+	var r struct {
+		HasAPIKey  bool   `dynamodbav:"has_api_key"`
+		SecretName string `dynamodbav:"secret_name"`
+	}
+	if out.Item == nil {
+		return false, nil
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &r); err != nil {
+		return false, fmt.Errorf("dynamo: check secret claim: %w", err)
+	}
+	return r.HasAPIKey && r.SecretName == ref.SecretName, nil
 }
 
 // sleep backs off before retrying unprocessed keys, as AWS advises.

@@ -3,13 +3,18 @@
 // invocation), probes each with bounded concurrency, overall and per
 // provider, writes the results to the cache, and stops taking work well
 // before its deadline. A cursor stored per segment makes the next run start
-// where this one stopped, so no credential starves. It also sweeps secrets
-// that no credential claims.
+// where this one stopped, so no credential starves; a run reads at most to
+// the end of its segment (never round again), so it probes no credential
+// twice, and a lease on the cursor keeps two runs of one segment from
+// probing at once. It also sweeps secrets that no credential claims.
 package refresh
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -26,10 +31,16 @@ type Source interface {
 	Page(ctx context.Context, seg Segment, after string) (dynamo.ScanPage, error)
 }
 
-// Cursors stores each segment's position between runs.
+// Cursors stores each segment's position between runs, and leases each
+// segment to one run at a time; *dynamo.Store is one.
 type Cursors interface {
-	LoadCursor(ctx context.Context, segment, total int) (string, error)
-	SaveCursor(ctx context.Context, segment, total int, pos, updatedAt string) error
+	// AcquireCursor takes the segment's lease for owner until until (a
+	// lease that ended before now is free) and returns its position ("" =
+	// start); dynamo.ErrLeaseHeld when another run holds it.
+	AcquireCursor(ctx context.Context, segment, total int, owner string, now, until time.Time) (string, error)
+	// SaveCursor stores the position and gives back owner's lease;
+	// dynamo.ErrLeaseLost when owner no longer holds it.
+	SaveCursor(ctx context.Context, segment, total int, owner, pos, updatedAt string) error
 }
 
 // Refresher probes a credential with its stored key and caches the result;
@@ -107,7 +118,8 @@ type Stats struct {
 	CacheFailed    int // probed, but the result could not be cached
 	SkippedForTime int // eligible credentials read but not probed: the run stopped first
 	StoppedForTime bool
-	LapComplete    bool // the run went round the whole segment
+	ReachedEnd     bool // the run read to the segment's end and handled all it read: the next run starts the segment over
+	Skipped        bool // another run held the segment's lease: this one did nothing
 	Duration       time.Duration
 }
 
@@ -120,26 +132,55 @@ type job struct {
 	seq uint64
 }
 
-// Run refreshes the segment from its stored cursor until the lap is done
-// or it is StopBefore from ctx's deadline (no deadline: until the lap is
-// done). In-flight probes finish; the cursor is saved at the last
-// position before which every credential was handled, so whatever this run
-// did not reach goes first next run. It returns an error only when the
-// scan itself failed; the figures are valid either way.
+// noDeadlineLease is how long a run without a deadline (tests, local
+// runs) holds its segment: Lambda's longest timeout.
+const noDeadlineLease = 15 * time.Minute
+
+// Run refreshes the segment from its stored cursor to the segment's end,
+// or until it is StopBefore from ctx's deadline (no deadline: to the end).
+// It never goes round again from the segment's start, so no credential is
+// probed twice in a run. In-flight probes finish; the cursor is saved at
+// the last position before which every credential was handled ("" once
+// the end is reached), so whatever this run did not reach goes first next
+// run. The run first takes the segment's lease with the cursor read (until
+// ctx's deadline) and gives it back with the save; when another run holds
+// it, Run does nothing and returns Stats with Skipped set. It returns an
+// error only when the lease could not be asked for or the scan itself
+// failed; the figures are valid either way.
 func (e *Engine) Run(ctx context.Context, seg Segment) (Stats, error) {
+	return e.RunWith(ctx, seg, nil)
+}
+
+// RunWith is Run, with alongside (when not nil) run in parallel while the
+// lease is held, with a context that ends when probing stops taking work;
+// the lease is given back only after alongside returns.
+func (e *Engine) RunWith(ctx context.Context, seg Segment, alongside func(context.Context)) (Stats, error) {
 	o := e.opts
 	began := o.Now()
 	st := Stats{Segment: seg}
 	stopCtx, cancel := context.WithCancel(ctx)
+	until := began.Add(noDeadlineLease)
 	if dl, ok := ctx.Deadline(); ok {
 		stopCtx, cancel = context.WithDeadline(ctx, dl.Add(-o.StopBefore))
+		until = dl
 	}
 	defer cancel()
 
-	from, err := e.cursors.LoadCursor(stopCtx, seg.Index, seg.Total)
+	owner := newOwner()
+	from, err := e.cursors.AcquireCursor(stopCtx, seg.Index, seg.Total, owner, began, until)
+	if errors.Is(err, dynamo.ErrLeaseHeld) {
+		o.Log.InfoContext(ctx, "refresh: segment leased by another run; skipping this run", "segment", seg.Index)
+		st.Skipped = true
+		st.Duration = o.Now().Sub(began)
+		return st, nil
+	}
 	if err != nil {
-		o.Log.WarnContext(ctx, "refresh: cursor not loaded; starting the segment over", "segment", seg.Index, "err", err)
-		from = ""
+		st.Duration = o.Now().Sub(began)
+		return st, fmt.Errorf("refresh: segment %d not leased, nothing probed: %w", seg.Index, err)
+	}
+	var side sync.WaitGroup
+	if alongside != nil {
+		side.Go(func() { alongside(stopCtx) })
 	}
 	tr := newTracker(from)
 	var n counters
@@ -166,7 +207,7 @@ func (e *Engine) Run(ctx context.Context, seg Segment) (Stats, error) {
 	}
 
 	var scanErr error
-	pos, wrapped := from, false
+	pos := from
 dispatch:
 	for {
 		if stopCtx.Err() != nil {
@@ -200,34 +241,33 @@ dispatch:
 				n.skipped.Add(int64(1 + countEligible(page.Items[i+1:])))
 				break dispatch
 			}
-			if wrapped && it.Pos == from { // back where this run began: one lap done
-				st.LapComplete = true
-				break dispatch
-			}
 		}
 		if page.Next == "" {
-			tr.add("", true) // end of the segment: the next position is its start
-			if from == "" || wrapped {
-				st.LapComplete = true
-				break
-			}
-			wrapped, pos = true, ""
-			continue
+			// The end of the segment: the next run starts it over. No
+			// wrapping round within a run: where a run began cannot be
+			// told by position (the item there may be gone, and scan order
+			// is hash order), so going round could probe a credential twice.
+			tr.add("", true)
+			st.ReachedEnd = true
+			break
 		}
 		pos = page.Next
 	}
 	p.closeAndWait()
+	side.Wait()
 	st.Probed, st.Reachable, st.Unreachable = int(n.probed.Load()), int(n.reachable.Load()), int(n.unreachable.Load())
 	st.CacheFailed, st.SkippedForTime = int(n.cacheFailed.Load()), int(n.skipped.Load())
-	st.LapComplete = st.LapComplete && st.SkippedForTime == 0
-	st.StoppedForTime = !st.LapComplete && scanErr == nil
+	st.ReachedEnd = st.ReachedEnd && st.SkippedForTime == 0
+	st.StoppedForTime = !st.ReachedEnd && scanErr == nil
 
 	// Saved with the invocation's context, not the stopped one: the margin
-	// before the deadline is there for this.
+	// before the deadline is there for this. The save gives the lease back.
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer scancel()
-	if err := e.cursors.SaveCursor(sctx, seg.Index, seg.Total, tr.cursor(), credentials.FormatTime(o.Now())); err != nil {
-		o.Log.ErrorContext(ctx, "refresh: cursor not saved; the next run repeats this one's work", "segment", seg.Index, "err", err)
+	if err := e.cursors.SaveCursor(sctx, seg.Index, seg.Total, owner, tr.cursor(), credentials.FormatTime(o.Now())); errors.Is(err, dynamo.ErrLeaseLost) {
+		o.Log.ErrorContext(ctx, "refresh: lease lost before the cursor was saved; the run that holds it keeps its own cursor", "segment", seg.Index)
+	} else if err != nil {
+		o.Log.ErrorContext(ctx, "refresh: cursor not saved; the next run repeats this one's work once the lease ends", "segment", seg.Index, "until", until, "err", err)
 	}
 	st.Duration = o.Now().Sub(began)
 	return st, scanErr
@@ -257,6 +297,13 @@ func (e *Engine) page(ctx context.Context, seg Segment, after string) (dynamo.Sc
 		e.opts.Log.WarnContext(ctx, "refresh: scan page failed; retrying", "segment", seg.Index, "attempt", attempt+1, "err", err)
 	}
 	return dynamo.ScanPage{}, err
+}
+
+// newOwner names one run in its segment's lease.
+func newOwner() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
 }
 
 func countEligible(items []dynamo.ScanItem) int {

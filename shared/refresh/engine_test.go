@@ -4,15 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/acme/provider-credentials/shared/awstest"
+	"github.com/acme/provider-credentials/shared/credentials"
 	"github.com/acme/provider-credentials/shared/refresh"
+	"github.com/acme/provider-credentials/shared/usage"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -33,8 +40,8 @@ func TestEngineRefreshesEveryEligibleOnce(t *testing.T) {
 	if len(slices.Compact(got)) != want || st.Probed != want || st.Reachable != want {
 		t.Fatalf("probed %d distinct (stats %d, reachable %d), want %d", len(got), st.Probed, st.Reachable, want)
 	}
-	if st.Seen != 250 || st.Ineligible != 50 || !st.LapComplete || st.StoppedForTime || st.SkippedForTime != 0 {
-		t.Fatalf("stats = %+v, want seen 250, ineligible 50, lap complete", st)
+	if st.Seen != 250 || st.Ineligible != 50 || !st.ReachedEnd || st.StoppedForTime || st.SkippedForTime != 0 || st.Skipped {
+		t.Fatalf("stats = %+v, want seen 250, ineligible 50, reached end", st)
 	}
 }
 
@@ -72,24 +79,106 @@ func TestEngineDeadlineResumesWhereItStopped(t *testing.T) {
 			t.Fatalf("run 2 refreshed %s (done in run 1) as its %d-th, before the %d left over", id, i+1, rest)
 		}
 	}
-	all := map[string]bool{}
+	all := maps.Clone(first)
 	for _, id := range started {
 		all[id] = true
 	}
-	if len(all) != 60 || !st2.LapComplete {
-		t.Fatalf("run 2 reached %d distinct credentials (lap complete %v), want 60", len(all), st2.LapComplete)
+	if len(all) != 60 || !st2.ReachedEnd || st2.Probed != len(started) {
+		t.Fatalf("runs 1 and 2 reached %d distinct credentials (run 2 reached the end: %v), want 60", len(all), st2.ReachedEnd)
 	}
-	// Run 2 went round once and stopped where run 1 had: the cursor did not move.
-	if got, _ := cur.LoadCursor(context.Background(), 0, 1); got == "" {
-		t.Fatalf("cursor after a lap begun mid-table = %q, want run 1's position", got)
+	if n := len(slices.Compact(slices.Sorted(slices.Values(started)))); n != len(started) {
+		t.Fatalf("run 2 probed %d credentials, %d distinct: want none twice", len(started), n)
+	}
+	// Run 2 stopped at the segment's end, not round again: the next run starts over.
+	if got := cur.get(0, 1); got != "" {
+		t.Fatalf("cursor after a run that reached the end = %q, want \"\" (start over)", got)
+	}
+	ref3 := &sleepRefresher{def: time.Millisecond, record: true, t0: time.Now()}
+	st3, err := refresh.NewEngine(src, cur, ref3, refresh.Options{Log: quiet()}).Run(context.Background(), one)
+	if err != nil || st3.Probed != 60 || !st3.ReachedEnd {
+		t.Fatalf("run 3 = %+v, %v; want all 60 probed from the start", st3, err)
 	}
 }
 
+// The credential at the saved cursor is deleted between runs: the run
+// resumes after its position, reads to the end of the segment and stops
+// there, so no credential is probed twice (going round again and waiting
+// to meet the cursor's item would never stop before the end).
+func TestEngineCursorItemDeletedProbesEachAtMostOnce(t *testing.T) {
+	for _, at := range []int{0, 9, 17, 18} {
+		t.Run(fmt.Sprint("cursor at ", at), func(t *testing.T) {
+			src := genSource{n: 19, pageSize: 4, providers: 3, deleted: map[int]bool{at: true}}
+			cur := &memCursors{}
+			cur.set(0, 1, strconv.Itoa(at))
+			for run := 1; run <= 3; run++ {
+				ref := &sleepRefresher{record: true, t0: time.Now()}
+				st, err := refresh.NewEngine(src, cur, ref, refresh.Options{Concurrency: 4, PerProvider: 2, Log: quiet()}).Run(context.Background(), one)
+				if err != nil {
+					t.Fatalf("run %d: %v", run, err)
+				}
+				ids := ref.startedIDs()
+				slices.Sort(ids)
+				if n := len(slices.Compact(slices.Clone(ids))); n != len(ids) || st.Probed != len(ids) {
+					t.Fatalf("run %d probed %d credentials, %d distinct (stats %d): want each at most once", run, len(ids), n, st.Probed)
+				}
+				want := 18 // every credential but the deleted one
+				if run == 1 {
+					want = 18 - at // those after the cursor's position
+				}
+				if len(ids) != want || !st.ReachedEnd || cur.get(0, 1) != "" {
+					t.Fatalf("run %d probed %d, reached end %v, cursor %q; want %d, true, \"\"", run, len(ids), st.ReachedEnd, cur.get(0, 1), want)
+				}
+			}
+		})
+	}
+}
+
+// gateRefresher holds every probe of provider hung until release is
+// closed (it then answers unreachable) or its deadline ends it; the others
+// answer at once. It records the providers in order of completion, and
+// closes release itself once healthy probes of the others have completed.
+type gateRefresher struct {
+	hung    string
+	healthy int
+	release chan struct{}
+
+	mu       sync.Mutex
+	order    []string
+	timedOut int
+}
+
+func (g *gateRefresher) Refresh(ctx context.Context, c credentials.Credential) (usage.Result, error) {
+	res := usage.Result{Provider: c.Provider, AccountKey: c.AccountKey, CheckedAt: time.Now()}
+	if c.Provider == g.hung {
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			g.mu.Lock()
+			g.timedOut++
+			g.mu.Unlock()
+		}
+	} else {
+		res.Reachable = true
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.order = append(g.order, c.Provider)
+	if c.Provider != g.hung {
+		if g.healthy--; g.healthy == 0 {
+			close(g.release)
+		}
+	}
+	return res, nil
+}
+
+// provider-0 hangs: its probes end only when the healthy provider's 20
+// are all done (or, were those stuck behind it, at the probe deadline).
+// Order, not time: every healthy probe completes before any hung one, and
+// none of the hung ones needed its deadline.
 func TestEngineHungProviderDoesNotBlockOthers(t *testing.T) {
-	src := genSource{n: 40, pageSize: 10, providers: 2} // provider-0 hangs
-	ref := &sleepRefresher{def: time.Millisecond, delay: map[string]time.Duration{"provider-0": time.Hour}, record: true, t0: time.Now()}
-	const itemTimeout = 300 * time.Millisecond
-	e := refresh.NewEngine(src, &memCursors{}, ref, refresh.Options{Concurrency: 8, PerProvider: 4, ItemTimeout: itemTimeout, Log: quiet()})
+	src := genSource{n: 40, pageSize: 10, providers: 2}
+	ref := &gateRefresher{hung: "provider-0", healthy: 20, release: make(chan struct{})}
+	e := refresh.NewEngine(src, &memCursors{}, ref, refresh.Options{Concurrency: 8, PerProvider: 4, ItemTimeout: 2 * time.Second, Log: quiet()})
 	st, err := e.Run(context.Background(), one)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -97,14 +186,61 @@ func TestEngineHungProviderDoesNotBlockOthers(t *testing.T) {
 	if st.Reachable != 20 || st.Unreachable != 20 {
 		t.Fatalf("reachable %d, unreachable %d, want 20 and 20", st.Reachable, st.Unreachable)
 	}
-	var slowest time.Duration
-	for id, d := range ref.done {
-		if n := strings.TrimPrefix(id, "cred-"); n[len(n)-1]%2 == 1 && d > slowest { // odd ids: provider-1
-			slowest = d
-		}
+	if ref.timedOut != 0 {
+		t.Fatalf("%d hung probes ran into their deadline: the healthy provider's probes waited behind them", ref.timedOut)
 	}
-	if slowest > itemTimeout {
-		t.Fatalf("healthy provider's last credential done after %v, want within the probe deadline %v", slowest, itemTimeout)
+	if i := slices.Index(ref.order, "provider-0"); i != 20 || slices.Contains(ref.order[i:], "provider-1") {
+		t.Fatalf("completion order %v: want all 20 of provider-1 before any of provider-0", ref.order)
+	}
+}
+
+// blockRefresher holds every probe until release is closed; started is
+// closed at the first.
+type blockRefresher struct {
+	started, release chan struct{}
+	once             sync.Once
+	n                atomic.Int64
+}
+
+func (b *blockRefresher) Refresh(ctx context.Context, c credentials.Credential) (usage.Result, error) {
+	b.n.Add(1)
+	b.once.Do(func() { close(b.started) })
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+	}
+	return usage.Result{Provider: c.Provider, Reachable: true}, nil
+}
+
+// Two runs of one segment overlap (the schedule does not wait for the
+// last run): the second finds the lease held and probes nothing; once the
+// first has saved its cursor, a third takes the lease.
+func TestEngineOverlappingRunsOfOneSegment(t *testing.T) {
+	src := genSource{n: 30, pageSize: 10, providers: 3}
+	cur := &memCursors{}
+	first := &blockRefresher{started: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan refresh.Stats)
+	go func() {
+		st, err := refresh.NewEngine(src, cur, first, refresh.Options{Log: quiet()}).Run(context.Background(), one)
+		if err != nil {
+			t.Errorf("run 1: %v", err)
+		}
+		done <- st
+	}()
+	<-first.started
+
+	second := &sleepRefresher{record: true}
+	st2, err := refresh.NewEngine(src, cur, second, refresh.Options{Log: quiet()}).Run(context.Background(), one)
+	if err != nil || !st2.Skipped || st2.Probed != 0 || len(second.startedIDs()) != 0 {
+		t.Fatalf("overlapping run = %+v, %v, %d probes; want skipped, nothing probed", st2, err, len(second.startedIDs()))
+	}
+	close(first.release)
+	if st1 := <-done; st1.Skipped || st1.Probed != 30 || first.n.Load() != 30 || !st1.ReachedEnd {
+		t.Fatalf("run 1 = %+v; want all 30 probed", st1)
+	}
+	third := &sleepRefresher{record: true}
+	if st3, err := refresh.NewEngine(src, cur, third, refresh.Options{Log: quiet()}).Run(context.Background(), one); err != nil || st3.Skipped || st3.Probed != 30 {
+		t.Fatalf("run after the first finished = %+v, %v; want the lease taken and all 30 probed", st3, err)
 	}
 }
 

@@ -15,9 +15,11 @@ import (
 
 // genSource is an in-memory table of n items, made page by page as they
 // are read (so the fixture's memory does not grow with n). Item i is a
-// credential of provider i%providers; every inactive-th one is inactive.
+// credential of provider i%providers; every inactive-th one is inactive;
+// those in deleted are gone (a scan resumes after a gone one's position).
 type genSource struct {
 	n, pageSize, providers, inactiveEvery int
+	deleted                               map[int]bool
 }
 
 func (g genSource) item(i int) dynamo.ScanItem {
@@ -43,7 +45,9 @@ func (g genSource) Page(_ context.Context, _ refresh.Segment, after string) (dyn
 	end := min(start+g.pageSize, g.n)
 	page := dynamo.ScanPage{Items: make([]dynamo.ScanItem, 0, end-start)}
 	for i := start; i < end; i++ {
-		page.Items = append(page.Items, g.item(i))
+		if !g.deleted[i] {
+			page.Items = append(page.Items, g.item(i))
+		}
 	}
 	if end < g.n {
 		page.Next = strconv.Itoa(end - 1)
@@ -51,26 +55,61 @@ func (g genSource) Page(_ context.Context, _ refresh.Segment, after string) (dyn
 	return page, nil
 }
 
-// memCursors keeps cursors in memory.
+// memCursors keeps cursors, and their leases, in memory.
 type memCursors struct {
-	mu sync.Mutex
-	m  map[string]string
+	mu     sync.Mutex
+	m      map[string]string
+	leases map[string]memLease
 }
 
-func (c *memCursors) LoadCursor(_ context.Context, seg, total int) (string, error) {
+type memLease struct {
+	owner string
+	until time.Time
+}
+
+func (c *memCursors) AcquireCursor(_ context.Context, seg, total int, owner string, now, until time.Time) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[fmt.Sprint(seg, "/", total)], nil
+	k := fmt.Sprint(seg, "/", total)
+	if l, ok := c.leases[k]; ok && !l.until.Before(now) {
+		return "", dynamo.ErrLeaseHeld
+	}
+	if c.leases == nil {
+		c.leases = map[string]memLease{}
+	}
+	c.leases[k] = memLease{owner: owner, until: until}
+	return c.m[k], nil
 }
 
-func (c *memCursors) SaveCursor(_ context.Context, seg, total int, pos, _ string) error {
+func (c *memCursors) SaveCursor(_ context.Context, seg, total int, owner, pos, _ string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := fmt.Sprint(seg, "/", total)
+	if c.leases[k].owner != owner {
+		return dynamo.ErrLeaseLost
+	}
+	delete(c.leases, k)
+	if c.m == nil {
+		c.m = map[string]string{}
+	}
+	c.m[k] = pos
+	return nil
+}
+
+// set stores a position as a finished run would have.
+func (c *memCursors) set(seg, total int, pos string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[string]string{}
 	}
 	c.m[fmt.Sprint(seg, "/", total)] = pos
-	return nil
+}
+
+func (c *memCursors) get(seg, total int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[fmt.Sprint(seg, "/", total)]
 }
 
 // sleepRefresher answers after delay (per provider, else def), or when

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -33,14 +34,19 @@ func TestMain(m *testing.M) { awstest.Main(m) }
 
 // fakeProvider speaks OpenAI's dialect (models, then one token of chat
 // with rate-limit headers) after delay; hang makes it answer only when the
-// client gives up. It counts requests and remembers when the last came.
+// client gives up. It counts requests, those served, and the most in
+// flight at once; a hung one notes, each time a client gives up, how many
+// requests peer had served by then.
 type fakeProvider struct {
 	*httptest.Server
-	mu    sync.Mutex
-	n     int
-	last  time.Time
-	delay time.Duration
-	hang  bool
+	mu          sync.Mutex
+	n, served   int
+	inflight    int
+	maxInflight int
+	delay       time.Duration
+	hang        bool
+	peer        *fakeProvider
+	peerServed  []int // peer's served count at each give-up
 }
 
 func newFakeProvider(t *testing.T, delay time.Duration, hang bool) *fakeProvider {
@@ -48,11 +54,27 @@ func newFakeProvider(t *testing.T, delay time.Duration, hang bool) *fakeProvider
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.n++
-		f.last = time.Now()
+		f.inflight++
+		f.maxInflight = max(f.maxInflight, f.inflight)
 		f.mu.Unlock()
+		defer func() {
+			f.mu.Lock()
+			f.inflight--
+			f.served++
+			f.mu.Unlock()
+		}()
 		if f.hang {
 			select {
 			case <-r.Context().Done():
+				f.mu.Lock()
+				peer := f.peer
+				f.mu.Unlock()
+				if peer != nil {
+					_, served, _ := peer.counts()
+					f.mu.Lock()
+					f.peerServed = append(f.peerServed, served)
+					f.mu.Unlock()
+				}
 			case <-time.After(10 * time.Second):
 			}
 			return
@@ -76,10 +98,12 @@ func newFakeProvider(t *testing.T, delay time.Duration, hang bool) *fakeProvider
 	return f
 }
 
-func (f *fakeProvider) lastRequest() (int, time.Time) {
+// counts returns the requests received, those served, and the most in
+// flight at once.
+func (f *fakeProvider) counts() (n, served, maxInflight int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.n, f.last
+	return f.n, f.served, f.maxInflight
 }
 
 // world is one test's AWS stack and the pieces built over it.
@@ -186,8 +210,8 @@ func (w *world) runner(metrics *bytes.Buffer) *refresh.Runner {
 
 // The refresh function's IAM policy in template.yaml allows these.
 var allowedOps = []string{
-	"DynamoDB.Scan", "DynamoDB.GetItem", "DynamoDB.PutItem", "DynamoDB.BatchGetItem",
-	"Secrets Manager.GetSecretValue", "Secrets Manager.ListSecrets", "Secrets Manager.DeleteSecret",
+	"DynamoDB.Scan", "DynamoDB.GetItem", "DynamoDB.PutItem", "DynamoDB.UpdateItem", "DynamoDB.BatchGetItem",
+	"Secrets Manager.GetSecretValue", "Secrets Manager.ListSecrets", "Secrets Manager.DescribeSecret", "Secrets Manager.DeleteSecret",
 }
 
 func TestRefreshEveryActiveCredentialWithAKey(t *testing.T) {
@@ -219,8 +243,8 @@ func TestRefreshEveryActiveCredentialWithAKey(t *testing.T) {
 			t.Errorf("%s credential was probed, want it skipped", name)
 		}
 	}
-	if rep.Seen != 7 || rep.Probed != 5 || rep.Reachable != 5 || rep.Ineligible != 2 || !rep.LapComplete {
-		t.Errorf("report = %+v, want seen 7, probed 5, reachable 5, ineligible 2, lap complete", rep.Stats)
+	if rep.Seen != 7 || rep.Probed != 5 || rep.Reachable != 5 || rep.Ineligible != 2 || !rep.ReachedEnd || rep.Skipped {
+		t.Errorf("report = %+v, want seen 7, probed 5, reachable 5, ineligible 2, reached end", rep.Stats)
 	}
 	for _, op := range w.env.Calls.Ops() {
 		if !slices.Contains(allowedOps, op) {
@@ -289,8 +313,8 @@ func TestRefreshDeadlineMidRunNextRunPicksUpTheRest(t *testing.T) {
 			t.Fatalf("run 2's refresh #%d was %s, done in run 1; want the %d left over first", i+1, id, left)
 		}
 	}
-	if got := len(w.cached()); got != n || !st2.LapComplete {
-		t.Fatalf("after run 2: %d cached (lap complete %v), want %d", got, st2.LapComplete, n)
+	if got := len(w.cached()); got != n || !st2.ReachedEnd {
+		t.Fatalf("after run 2: %d cached (reached end %v), want %d", got, st2.ReachedEnd, n)
 	}
 }
 
@@ -303,18 +327,36 @@ func TestRefreshHungProviderDoesNotBlockOthers(t *testing.T) {
 		hungIDs = append(hungIDs, w.create("org-h", "groq", hung.URL+"/v1", fmt.Sprintf("gsk-hang-%d-key", i), true).ID)
 		goodIDs = append(goodIDs, w.create("org-h", "openai", good.URL+"/v1", fmt.Sprintf("sk-good-%d-key", i), true).ID)
 	}
-	start := time.Now()
+	hung.mu.Lock()
+	hung.peer = good
+	hung.mu.Unlock()
 	rep, err := w.runner(&bytes.Buffer{}).Run(context.Background(), 0)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	total := time.Since(start)
-	_, last := good.lastRequest()
-	if d := last.Sub(start); d > time.Second {
-		t.Errorf("the healthy provider's last request came %v after the start, want within the 1 s probe deadline", d)
+	// Order and counts, not time: every probe deadline on the hung provider
+	// fired after the healthy provider had served all its requests (two per
+	// probe: models, then chat), and the hung provider never had more than
+	// REFRESH_PER_PROVIDER requests waiting at once, so its four probes
+	// went in two waves.
+	goodN, goodServed, _ := good.counts()
+	hungN, _, hungMax := hung.counts()
+	hung.mu.Lock()
+	gaveUp := slices.Clone(hung.peerServed)
+	hung.mu.Unlock()
+	if goodN != 8 || goodServed != 8 {
+		t.Errorf("healthy provider: %d requests, %d served; want 8 and 8", goodN, goodServed)
 	}
-	if total < 1500*time.Millisecond {
-		t.Errorf("run took %v, want ≥ 2 waves of 1 s timeouts on the hung provider", total)
+	if len(gaveUp) != hungN || hungN < 4 {
+		t.Errorf("hung provider: %d requests, %d ended by the probe deadline; want each of at least 4 ended by it", hungN, len(gaveUp))
+	}
+	for i, served := range gaveUp {
+		if served != goodServed {
+			t.Errorf("hung request %d hit its deadline when the healthy provider had served %d of %d requests: want all of them first", i+1, served, goodServed)
+		}
+	}
+	if hungMax != 2 {
+		t.Errorf("hung provider: at most %d requests at once, want 2 (REFRESH_PER_PROVIDER)", hungMax)
 	}
 	got := w.cached()
 	for _, id := range goodIDs {
@@ -435,5 +477,194 @@ func TestRefreshSegmentsSplitTheTable(t *testing.T) {
 	}
 	if _, err := r.Run(context.Background(), 3); err == nil {
 		t.Fatalf("segment 3 of 3: no error, want one")
+	}
+}
+
+// The lease on a segment's cursor item, on DynamoDB (moto): taken with the
+// cursor read, refused while held, free once ended, given back with the
+// save, and a save by a run whose lease was taken over writes nothing.
+func TestCursorLease(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	now := time.Now()
+	if _, err := w.store.AcquireCursor(ctx, 0, 1, "a", now, now.Add(time.Minute)); err != nil {
+		t.Fatalf("a: %v", err)
+	}
+	if _, err := w.store.AcquireCursor(ctx, 0, 1, "b", now, now.Add(time.Minute)); !errors.Is(err, dynamo.ErrLeaseHeld) {
+		t.Fatalf("b while a holds it: %v, want ErrLeaseHeld", err)
+	}
+	if _, err := w.store.AcquireCursor(ctx, 1, 2, "b", now, now.Add(time.Minute)); err != nil {
+		t.Fatalf("b on another segment: %v", err)
+	}
+	later := now.Add(2 * time.Minute) // a's lease has ended (a Lambda past its deadline)
+	if _, err := w.store.AcquireCursor(ctx, 0, 1, "b", later, later.Add(time.Minute)); err != nil {
+		t.Fatalf("b after a's lease ended: %v", err)
+	}
+	if err := w.store.SaveCursor(ctx, 0, 1, "a", `{"pk":"a","sk":"CRED#a"}`, "t"); !errors.Is(err, dynamo.ErrLeaseLost) {
+		t.Fatalf("a's save after b took over: %v, want ErrLeaseLost", err)
+	}
+	const pos = `{"pk":"b","sk":"CRED#b"}`
+	if err := w.store.SaveCursor(ctx, 0, 1, "b", pos, "t"); err != nil {
+		t.Fatalf("b's save: %v", err)
+	}
+	got, err := w.store.AcquireCursor(ctx, 0, 1, "c", later, later.Add(time.Minute))
+	if err != nil || got != pos {
+		t.Fatalf("c after b's save = %q, %v; want b's position and the lease", got, err)
+	}
+}
+
+// Two runs of one segment at once, on moto: the second finds the lease
+// held, probes nothing, sweeps nothing, makes one AWS call, and says so in
+// its summary and metrics.
+func TestRefreshOverlappingRunSkips(t *testing.T) {
+	ctx := context.Background()
+	fake := newFakeProvider(t, 0, false)
+	w := newWorld(t)
+	for i := range 3 {
+		w.create(fmt.Sprintf("org-l%d", i), "openai", fake.URL+"/v1", "sk-lease-key-0000", true)
+	}
+	first := &blockRefresher{started: make(chan struct{}), release: make(chan struct{})}
+	done := make(chan refresh.Stats)
+	go func() {
+		st, err := refresh.NewEngine(refresh.DynamoSource{Store: w.store, PageSize: 1000}, w.store, first, refresh.Options{Log: w.b.Log}).Run(ctx, one)
+		if err != nil {
+			t.Errorf("run 1: %v", err)
+		}
+		done <- st
+	}()
+	<-first.started // run 1 holds the lease and has read its only page
+
+	var metrics bytes.Buffer
+	w.env.Calls.Reset()
+	rep, err := w.runner(&metrics).Run(ctx, 0)
+	ops := w.env.Calls.Ops()
+	close(first.release)
+	st1 := <-done
+	if err != nil || !rep.Skipped || rep.Probed != 0 || rep.Seen != 0 || rep.Sweep != nil {
+		t.Fatalf("overlapping run = %+v (sweep %v), %v; want skipped: nothing read, probed or swept", rep.Stats, rep.Sweep, err)
+	}
+	if !slices.Equal(ops, []string{"DynamoDB.UpdateItem"}) {
+		t.Errorf("overlapping run's AWS calls = %v, want only the lease attempt", ops)
+	}
+	if !strings.Contains(w.logs(), `"skipped":true`) {
+		t.Errorf("summary does not say skipped:\n%s", w.logs())
+	}
+	var emf map[string]any
+	if err := json.Unmarshal(metrics.Bytes(), &emf); err != nil || emf["RunsSkipped"] != float64(1) {
+		t.Errorf("EMF = %s (%v), want RunsSkipped 1", metrics.String(), err)
+	}
+	if st1.Skipped || st1.Probed != 3 || !st1.ReachedEnd {
+		t.Fatalf("run 1 = %+v, want 3 probed", st1)
+	}
+	rep, err = w.runner(&bytes.Buffer{}).Run(ctx, 0)
+	if err != nil || rep.Skipped || rep.Probed != 3 {
+		t.Fatalf("run after run 1 saved its cursor = %+v, %v; want the lease taken and 3 probed", rep.Stats, err)
+	}
+}
+
+// The credential at the saved cursor is deleted between runs, on moto: the
+// next run resumes after its position and stops at the segment's end, so
+// it probes no credential twice; the one after starts over.
+func TestRefreshCursorCredentialDeletedBetweenRuns(t *testing.T) {
+	ctx := context.Background()
+	fake := newFakeProvider(t, 0, false)
+	w := newWorld(t)
+	const n = 19
+	for i := range n {
+		w.create(fmt.Sprintf("org-c%d", i), "openai", fake.URL+"/v1", "sk-cursor-key-0000", true)
+	}
+	page, err := w.store.ScanCredentials(ctx, 0, 1, "", 1000)
+	if err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	var creds []dynamo.ScanItem
+	for _, it := range page.Items {
+		if it.Credential != nil {
+			creds = append(creds, it)
+		}
+	}
+	at := creds[9] // as a run that stopped for time after it would have left it
+	if _, err := w.store.AcquireCursor(ctx, 0, 1, "earlier-run", time.Now(), time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.store.SaveCursor(ctx, 0, 1, "earlier-run", at.Pos, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.Delete(ctx, at.Credential.OrgID, at.Credential.ID); err != nil {
+		t.Fatalf("delete %s: %v", at.Credential.ID, err)
+	}
+	live := liveusage.New(w.store, secrets.NewKeyCache(w.keys, time.Minute, 100), w.b.Prober(), time.Minute, w.b.Log)
+	src := refresh.DynamoSource{Store: w.store, PageSize: 4}
+	for run, want := range []int{len(creds) - 10, n - 1} { // run 1: those after the cursor; run 2: all
+		rec := &recorder{next: live}
+		st, err := refresh.NewEngine(src, w.store, rec, refresh.Options{Concurrency: 4, PerProvider: 2, Log: w.b.Log}).Run(ctx, one)
+		if err != nil {
+			t.Fatalf("run %d: %v", run+1, err)
+		}
+		ids := slices.Sorted(slices.Values(rec.ids))
+		if d := len(slices.Compact(slices.Clone(ids))); d != len(ids) || len(ids) > n-1 {
+			t.Fatalf("run %d: %d probes of %d distinct credentials (%d exist): want each at most once", run+1, len(ids), d, n-1)
+		}
+		if slices.Contains(ids, at.Credential.ID) || !st.ReachedEnd || len(ids) != want {
+			t.Fatalf("run %d: %d probed (want %d), reached end %v", run+1, len(ids), want, st.ReachedEnd)
+		}
+		if pos, err := w.store.AcquireCursor(ctx, 0, 1, "check", time.Now(), time.Now()); err != nil || pos != "" {
+			t.Fatalf("cursor after run %d = %q, %v; want \"\" (start over)", run+1, pos, err)
+		}
+		// Give the check's lease back (it ends at once anyway).
+		if err := w.store.SaveCursor(ctx, 0, 1, "check", "", "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// raceClaims re-adds the key of a keyless credential right after the
+// sweep's bulk claim check: the sweep's re-check must see it.
+type raceClaims struct {
+	*dynamo.Store
+	readd func()
+	once  sync.Once
+}
+
+func (r *raceClaims) ClaimedSecrets(ctx context.Context, refs []dynamo.SecretClaim) (map[int]bool, error) {
+	claimed, err := r.Store.ClaimedSecrets(ctx, refs)
+	r.once.Do(r.readd)
+	return claimed, err
+}
+
+func TestSweepSparesAKeyReaddedAfterTheClaimCheck(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	keyless := credentials.Credential{ID: credentials.NewID(), OrgID: "org-r", Provider: "openai", AccountKey: "k", Active: true,
+		CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := w.store.Create(ctx, keyless); err != nil {
+		t.Fatalf("store credential: %v", err)
+	}
+	name := w.keys.Name(keyless.OrgID, keyless.ID) // left live when its key was cleared
+	if _, err := w.env.SM.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String(`{"api_key":"old"}`)}); err != nil {
+		t.Fatalf("create secret: %v", err)
+	}
+	claims := &raceClaims{Store: w.store, readd: func() {
+		key := "sk-readded-key-0001"
+		if _, err := w.svc.Update(ctx, keyless.OrgID, keyless.ID, credentials.UpdateInput{APIKey: &key}); err != nil {
+			t.Errorf("re-add the key: %v", err)
+		}
+	}}
+	later := time.Now().Add(2 * time.Hour)
+	st, err := refresh.Sweep(ctx, refresh.NewSecretLister(w.keys, w.env.SM), claims, w.keys,
+		refresh.SweepOptions{Now: func() time.Time { return later }, Log: w.b.Log})
+	if err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	if st.Deleted != 0 || st.Spared != 1 {
+		t.Fatalf("sweep = %+v; want the re-added key spared, nothing deleted", st)
+	}
+	out, err := w.env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
+	if err != nil || out.DeletedDate != nil {
+		t.Fatalf("secret after the sweep: %v (deleted %v); want it live", err, out.DeletedDate)
+	}
+	c, err := w.svc.Get(ctx, keyless.OrgID, keyless.ID)
+	if err != nil || !c.HasAPIKey || c.SecretName != name {
+		t.Fatalf("credential = %+v, %v; want it to claim %s", c, err, name)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/acme/provider-credentials/shared/app"
@@ -107,9 +106,9 @@ func NewRunner(b *app.Builder, cfg Config, metrics io.Writer) (*Runner, error) {
 		}),
 	}
 	if cfg.SweepMaxDeletes > 0 {
-		lister, ok := b.Clients.SecretsManager.(secrets.ListAPI)
+		lister, ok := b.Clients.SecretsManager.(ListDescribeAPI)
 		if !ok {
-			return nil, errors.New("refresh: the Secrets Manager client cannot ListSecrets")
+			return nil, errors.New("refresh: the Secrets Manager client cannot ListSecrets and DescribeSecret")
 		}
 		r.sweep = func(ctx context.Context) (SweepStats, error) {
 			return Sweep(ctx, secretList{store: ks, api: lister}, store, ks, SweepOptions{MaxDeletes: cfg.SweepMaxDeletes, Log: log})
@@ -138,28 +137,24 @@ type Report struct {
 
 // Run refreshes one segment (of Config.TotalSegments) and, in segment 0,
 // sweeps orphaned secrets alongside, both within ctx's deadline less
-// StopBefore. It logs one summary line and writes one EMF line. The error
-// is the scan's (the run could not read its segment); a failed sweep is
-// logged and counted, not returned.
+// StopBefore and both only while this run holds the segment's lease (a run
+// that finds it held does neither: its summary says skipped). It logs one
+// summary line and writes one EMF line. The error is the lease's or the
+// scan's (the run could not read its segment); a failed sweep is logged
+// and counted, not returned.
 func (r *Runner) Run(ctx context.Context, segment int) (Report, error) {
 	if segment < 0 || segment >= r.cfg.TotalSegments {
 		return Report{}, fmt.Errorf("refresh: segment %d: want 0 to %d (REFRESH_TOTAL_SEGMENTS=%d)", segment, r.cfg.TotalSegments-1, r.cfg.TotalSegments)
 	}
 	var rep Report
-	var wg sync.WaitGroup
+	var sweep func(context.Context) // runs while the lease is held; the engine waits for it
 	if segment == 0 && r.sweep != nil {
-		sctx, cancel := context.WithCancel(ctx)
-		if dl, ok := ctx.Deadline(); ok {
-			sctx, cancel = context.WithDeadline(ctx, dl.Add(-r.cfg.StopBefore))
-		}
-		wg.Go(func() {
-			defer cancel()
+		sweep = func(sctx context.Context) {
 			st, err := r.sweep(sctx)
 			rep.Sweep, rep.SweepErr = &st, err
-		})
+		}
 	}
-	st, err := r.engine.Run(ctx, Segment{Index: segment, Total: r.cfg.TotalSegments})
-	wg.Wait()
+	st, err := r.engine.RunWith(ctx, Segment{Index: segment, Total: r.cfg.TotalSegments}, sweep)
 	rep.Stats = st
 	r.summarize(ctx, rep, err)
 	return rep, err
@@ -171,11 +166,11 @@ func (r *Runner) summarize(ctx context.Context, rep Report, runErr error) {
 		"seen", rep.Seen, "ineligible", rep.Ineligible, "invalid", rep.Invalid,
 		"probed", rep.Probed, "reachable", rep.Reachable, "unreachable", rep.Unreachable,
 		"cache_failed", rep.CacheFailed, "skipped_for_time", rep.SkippedForTime,
-		"stopped_for_time", rep.StoppedForTime, "lap_complete", rep.LapComplete,
+		"stopped_for_time", rep.StoppedForTime, "reached_end", rep.ReachedEnd, "skipped", rep.Skipped,
 		"duration_ms", rep.Duration.Milliseconds(),
 	}
 	if rep.Sweep != nil {
-		attrs = append(attrs, "secrets_listed", rep.Sweep.Listed, "secrets_orphaned", rep.Sweep.Orphans,
+		attrs = append(attrs, "secrets_listed", rep.Sweep.Listed, "secrets_orphaned", rep.Sweep.Orphans, "secrets_spared", rep.Sweep.Spared,
 			"secrets_deleted", rep.Sweep.Deleted, "secrets_delete_failed", rep.Sweep.Failed)
 	}
 	level := slog.LevelInfo
@@ -216,6 +211,7 @@ func WriteEMF(w io.Writer, at time.Time, rep Report) error {
 		{"Unreachable", "Count", rep.Unreachable},
 		{"CacheWriteFailed", "Count", rep.CacheFailed},
 		{"SkippedForTime", "Count", rep.SkippedForTime},
+		{"RunsSkipped", "Count", b2i(rep.Skipped)},
 		{"Duration", "Milliseconds", rep.Duration.Milliseconds()},
 	}
 	if rep.Sweep != nil {
@@ -244,4 +240,11 @@ func WriteEMF(w io.Writer, at time.Time, rep Report) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

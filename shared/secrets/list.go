@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -46,21 +47,48 @@ func (s *Store) List(ctx context.Context, api ListAPI, fn func(Listed) (bool, er
 			if !strings.HasPrefix(name, s.prefix+"/") { // the name filter is a prefix match, but be sure
 				continue
 			}
-			l := Listed{Name: name, Deleted: e.DeletedDate != nil}
-			if e.CreatedDate != nil {
-				l.Changed = *e.CreatedDate
-			}
-			if e.LastChangedDate != nil && e.LastChangedDate.After(l.Changed) {
-				l.Changed = *e.LastChangedDate
-			}
-			l.OrgID, l.CredentialID = s.parseName(name)
-			more, err := fn(l)
+			more, err := fn(s.listed(name, e.CreatedDate, e.LastChangedDate, e.DeletedDate))
 			if err != nil || !more {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// DescribeAPI is the part of the Secrets Manager client that Describe uses.
+type DescribeAPI interface {
+	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+}
+
+// Describe reads one secret under the prefix as List would have listed it
+// (with DescribeSecret, which also sees a secret scheduled for deletion);
+// found is false when it does not exist.
+func (s *Store) Describe(ctx context.Context, api DescribeAPI, name string) (l Listed, found bool, err error) {
+	if !strings.HasPrefix(name, s.prefix+"/") {
+		return Listed{}, false, fmt.Errorf("secrets: describe %s: not under %s/", name, s.prefix)
+	}
+	out, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
+	var nf *smtypes.ResourceNotFoundException
+	if errors.As(err, &nf) {
+		return Listed{}, false, nil
+	}
+	if err != nil {
+		return Listed{}, false, fmt.Errorf("secrets: describe %s: %w", name, err)
+	}
+	return s.listed(name, out.CreatedDate, out.LastChangedDate, out.DeletedDate), true, nil
+}
+
+func (s *Store) listed(name string, created, changed, deleted *time.Time) Listed {
+	l := Listed{Name: name, Deleted: deleted != nil}
+	if created != nil {
+		l.Changed = *created
+	}
+	if changed != nil && changed.After(l.Changed) {
+		l.Changed = *changed
+	}
+	l.OrgID, l.CredentialID = s.parseName(name)
+	return l
 }
 
 // parseName reverses Name: <prefix>/<escaped org>/<credential id>.
