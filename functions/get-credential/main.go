@@ -18,7 +18,7 @@ import (
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
 	cfg := app.AWSConfig(os.Getenv, 0) // built once, at cold start
-	h, err := app.New(context.Background(), "get-credential", os.Getenv, app.Clients{DynamoDB: dynamodb.NewFromConfig(cfg)})
+	h, err := app.New(context.Background(), app.GetCredential, os.Getenv, app.Clients{DynamoDB: dynamodb.NewFromConfig(cfg)})
 	if err != nil {
 		slog.Error("init failed", "err", err)
 		os.Exit(1)

@@ -19,7 +19,7 @@ import (
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
 	cfg := app.AWSConfig(os.Getenv, 0) // built once, at cold start
-	h, err := app.New(context.Background(), "get-usage", os.Getenv, app.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)})
+	h, err := app.New(context.Background(), app.GetUsage, os.Getenv, app.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)})
 	if err != nil {
 		slog.Error("init failed", "err", err)
 		os.Exit(1)

@@ -16,7 +16,7 @@ import (
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	h, err := app.New(context.Background(), "test-credential", os.Getenv, app.Clients{})
+	h, err := app.New(context.Background(), app.TestCredential, os.Getenv, app.Clients{})
 	if err != nil {
 		slog.Error("init failed", "err", err)
 		os.Exit(1)

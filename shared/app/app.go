@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/acme/provider-credentials/shared/credentials"
@@ -89,67 +87,94 @@ func (b *Builder) LiveUsage() (*liveusage.Service, error) {
 	return liveusage.New(b.store(), keys, b.Prober(), b.Config.UsageFresh, b.Log).WithScheduledFresh(b.Config.ScheduledFresh), nil
 }
 
-func (b *Builder) deps(withKeys, withUsage bool) (httpapi.Deps, error) {
+// credentialDeps are the dependencies of the credential routes; writers
+// also get the key store.
+func (b *Builder) credentialDeps(withKeys bool) (httpapi.Deps, error) {
 	svc, err := b.service(withKeys)
 	if err != nil {
 		return httpapi.Deps{}, err
 	}
-	d := httpapi.Deps{Service: svc, Auth: b.Config.Auth, Log: b.Log}
-	if withUsage {
-		if d.Usage, err = b.LiveUsage(); err != nil {
-			return httpapi.Deps{}, err
-		}
+	return httpapi.Deps{Service: svc, Auth: b.Config.Auth, Log: b.Log}, nil
+}
+
+func (b *Builder) readDeps() (httpapi.Deps, error)  { return b.credentialDeps(false) }
+func (b *Builder) writeDeps() (httpapi.Deps, error) { return b.credentialDeps(true) }
+
+// usageDeps add the live usage service to the read dependencies.
+func (b *Builder) usageDeps() (httpapi.Deps, error) {
+	d, err := b.credentialDeps(false)
+	if err != nil {
+		return httpapi.Deps{}, err
+	}
+	if d.Usage, err = b.LiveUsage(); err != nil {
+		return httpapi.Deps{}, err
 	}
 	return d, nil
 }
 
-// functions maps each folder under functions/ (template.yaml's CodeUri) to
-// its handler, whether it writes keys or reads usage, and the AWS clients
-// it calls.
-var functions = map[string]struct {
-	keys, usage     bool
+// Function is one HTTP Lambda function: the folder under functions/
+// (template.yaml's CodeUri), its handler, the dependencies it is built
+// with and the AWS clients it calls. Each main.go names its own, so its
+// binary links only the code that function runs.
+type Function struct {
+	Name            string
 	dynamo, secrets bool
+	deps            func(*Builder) (httpapi.Deps, error)
 	handler         func(httpapi.Deps) http.Handler
-}{
-	"list-credentials":  {false, false, true, false, httpapi.ListCredentials},
-	"create-credential": {true, false, true, true, httpapi.CreateCredential},
-	"get-credential":    {false, false, true, false, httpapi.GetCredential},
-	"update-credential": {true, false, true, true, httpapi.UpdateCredential},
-	"delete-credential": {true, false, true, true, httpapi.DeleteCredential},
-	"get-usage":         {false, true, true, true, httpapi.GetUsage},
-	"test-credential":   {false, true, false, false, httpapi.TestCredential},
 }
 
-// Functions returns the names of the HTTP functions, sorted.
-func Functions() []string {
-	return slices.Sorted(maps.Keys(functions))
-}
+// The HTTP functions.
+var (
+	ListCredentials  = Function{"list-credentials", true, false, (*Builder).readDeps, httpapi.ListCredentials}
+	CreateCredential = Function{"create-credential", true, true, (*Builder).writeDeps, httpapi.CreateCredential}
+	GetCredential    = Function{"get-credential", true, false, (*Builder).readDeps, httpapi.GetCredential}
+	UpdateCredential = Function{"update-credential", true, true, (*Builder).writeDeps, httpapi.UpdateCredential}
+	DeleteCredential = Function{"delete-credential", true, true, (*Builder).writeDeps, httpapi.DeleteCredential}
+	GetUsage         = Function{"get-usage", true, true, (*Builder).usageDeps, httpapi.GetUsage}
+	TestCredential   = Function{"test-credential", false, false, (*Builder).usageDeps, httpapi.TestCredential}
+)
 
-// Handler builds the handler of the function in folder functions/<name>.
-func (b *Builder) Handler(name string) (http.Handler, error) {
-	f, ok := functions[name]
-	if !ok {
-		return nil, fmt.Errorf("app: no function %q", name)
+// Functions returns every HTTP function by name, for the local server,
+// tools and tests. (A function, not a package-level map: a map would be
+// built at init and link every handler into every binary.)
+func Functions() map[string]Function {
+	m := map[string]Function{}
+	for _, f := range []Function{ListCredentials, CreateCredential, GetCredential, UpdateCredential, DeleteCredential, GetUsage, TestCredential} {
+		m[f.Name] = f
 	}
+	return m
+}
+
+// Build builds f's handler, checking first that the clients it calls are there.
+func (b *Builder) Build(f Function) (http.Handler, error) {
 	if f.dynamo && b.Clients.DynamoDB == nil {
-		return nil, fmt.Errorf("app: function %s needs a DynamoDB client", name)
+		return nil, fmt.Errorf("app: function %s needs a DynamoDB client", f.Name)
 	}
 	if f.secrets && b.Clients.SecretsManager == nil {
-		return nil, fmt.Errorf("app: function %s needs a Secrets Manager client", name)
+		return nil, fmt.Errorf("app: function %s needs a Secrets Manager client", f.Name)
 	}
-	d, err := b.deps(f.keys, f.usage)
+	d, err := f.deps(b)
 	if err != nil {
 		return nil, err
 	}
 	return f.handler(d), nil
 }
 
-// New builds the handler of one function from the environment and the
-// clients it needs: what each functions/<name>/main.go calls at cold start.
-func New(ctx context.Context, name string, getenv Env, clients Clients) (http.Handler, error) {
+// Handler builds the handler of the function in folder functions/<name>.
+func (b *Builder) Handler(name string) (http.Handler, error) {
+	f, ok := Functions()[name]
+	if !ok {
+		return nil, fmt.Errorf("app: no function %q", name)
+	}
+	return b.Build(f)
+}
+
+// New builds one function's handler from the environment and the clients
+// it calls: what each functions/<name>/main.go does at cold start.
+func New(ctx context.Context, f Function, getenv Env, clients Clients) (http.Handler, error) {
 	b, err := NewBuilder(ctx, getenv, clients)
 	if err != nil {
 		return nil, err
 	}
-	return b.Handler(name)
+	return b.Build(f)
 }

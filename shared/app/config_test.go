@@ -42,7 +42,7 @@ func TestLoadConfigFailsFast(t *testing.T) {
 func TestEveryFunctionBuilds(t *testing.T) {
 	cfg := Config{CredentialsTable: "c", UsageTable: "u", SecretPrefix: "p", RecoveryDays: 7}
 	b := &Builder{Config: cfg, Clients: Clients{DynamoDB: dynamodb.New(dynamodb.Options{}), SecretsManager: secretsmanager.New(secretsmanager.Options{})}}
-	for _, name := range Functions() {
+	for name := range Functions() {
 		if h, err := b.Handler(name); err != nil || h == nil {
 			t.Errorf("Handler(%q) = %v, %v", name, h, err)
 		}

@@ -139,7 +139,7 @@ func Do(ctx context.Context, fn Invoker, r Request, want int) (events.APIGateway
 // (an OpenAI-compatible server, see FakeProvider).
 func (w *World) Record(ctx context.Context, provider string) ([]Outcome, error) {
 	fns := map[string]Invoker{}
-	for _, name := range app.Functions() {
+	for name := range app.Functions() {
 		fn, err := w.Invoker(name)
 		if err != nil {
 			return nil, err

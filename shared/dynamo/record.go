@@ -27,30 +27,58 @@ func guardSK(provider, accountKey string) string { return guardPrefix + provider
 
 // record is a credential as stored. The key itself is never here.
 type record struct {
-	PK             string  `dynamodbav:"pk"`
-	SK             string  `dynamodbav:"sk"`
-	Kind           string  `dynamodbav:"kind"`
-	ID             string  `dynamodbav:"id"`
-	OrgID          string  `dynamodbav:"org_id"`
-	Provider       string  `dynamodbav:"provider"`
-	AccountKey     string  `dynamodbav:"account_key"`
-	DisplayName    string  `dynamodbav:"display_name"`
-	APIKeyLastFour *string `dynamodbav:"api_key_last_four,omitempty"`
-	HasAPIKey      bool    `dynamodbav:"has_api_key"`
-	BaseURL        *string `dynamodbav:"base_url,omitempty"`
-	Active         bool    `dynamodbav:"active"`
-	CreatedAt      string  `dynamodbav:"created_at"`
-	UpdatedAt      string  `dynamodbav:"updated_at"`
-	SecretName     string  `dynamodbav:"secret_name,omitempty"`
-	KeyVersion     string  `dynamodbav:"key_version,omitempty"`
-	Revision       int64   `dynamodbav:"revision"`
+	PK, SK, Kind, ID, OrgID string
+	Provider, AccountKey    string
+	DisplayName             string
+	APIKeyLastFour          *string
+	HasAPIKey               bool
+	BaseURL                 *string
+	Active                  bool
+	CreatedAt, UpdatedAt    string
+	SecretName, KeyVersion  string
+	Revision                int64
 }
 
-type guardRecord struct {
-	PK           string `dynamodbav:"pk"`
-	SK           string `dynamodbav:"sk"`
-	Kind         string `dynamodbav:"kind"`
-	CredentialID string `dynamodbav:"credential_id"`
+// item is the record as DynamoDB attributes; absent optional fields are
+// left out.
+func (r record) item() item {
+	it := item{
+		"pk": sAttr(r.PK), "sk": sAttr(r.SK), "kind": sAttr(r.Kind), "id": sAttr(r.ID), "org_id": sAttr(r.OrgID),
+		"provider": sAttr(r.Provider), "account_key": sAttr(r.AccountKey), "display_name": sAttr(r.DisplayName),
+		"has_api_key": bAttr(r.HasAPIKey), "active": bAttr(r.Active),
+		"created_at": sAttr(r.CreatedAt), "updated_at": sAttr(r.UpdatedAt), "revision": nAttr(r.Revision),
+	}
+	if r.APIKeyLastFour != nil {
+		it["api_key_last_four"] = sAttr(*r.APIKeyLastFour)
+	}
+	if r.BaseURL != nil {
+		it["base_url"] = sAttr(*r.BaseURL)
+	}
+	if r.SecretName != "" {
+		it["secret_name"] = sAttr(r.SecretName)
+	}
+	if r.KeyVersion != "" {
+		it["key_version"] = sAttr(r.KeyVersion)
+	}
+	return it
+}
+
+func readRecord(it item) (record, error) {
+	rd := reader{it: it}
+	r := record{
+		PK: rd.str("pk"), SK: rd.str("sk"), Kind: rd.str("kind"), ID: rd.str("id"), OrgID: rd.str("org_id"),
+		Provider: rd.str("provider"), AccountKey: rd.str("account_key"), DisplayName: rd.str("display_name"),
+		APIKeyLastFour: rd.optStr("api_key_last_four"), HasAPIKey: rd.boolean("has_api_key"),
+		BaseURL: rd.optStr("base_url"), Active: rd.boolean("active"),
+		CreatedAt: rd.str("created_at"), UpdatedAt: rd.str("updated_at"),
+		SecretName: rd.strOr("secret_name"), KeyVersion: rd.strOr("key_version"), Revision: rd.num("revision"),
+	}
+	return r, rd.err
+}
+
+// guardItem is the uniqueness guard of (provider, account key) in an org.
+func guardItem(orgID, provider, accountKey, credentialID string) item {
+	return item{"pk": sAttr(orgID), "sk": sAttr(guardSK(provider, accountKey)), "kind": sAttr(kindGuard), "credential_id": sAttr(credentialID)}
 }
 
 func toRecord(c credentials.Credential) record {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -60,8 +59,8 @@ func (s *Store) ScanCredentials(ctx context.Context, segment, total int, after s
 	}
 	page := ScanPage{Items: make([]ScanItem, 0, len(out.Items))}
 	for _, item := range out.Items {
-		var k posKey
-		if err := attributevalue.UnmarshalMap(item, &k); err != nil {
+		k, err := readPosKey(item)
+		if err != nil {
 			return ScanPage{}, fmt.Errorf("dynamo: scan credentials: item key: %w", err)
 		}
 		it := ScanItem{Pos: k.encode()}
@@ -76,8 +75,8 @@ func (s *Store) ScanCredentials(ctx context.Context, segment, total int, after s
 		page.Items = append(page.Items, it)
 	}
 	if len(out.LastEvaluatedKey) > 0 {
-		var k posKey
-		if err := attributevalue.UnmarshalMap(out.LastEvaluatedKey, &k); err != nil {
+		k, err := readPosKey(out.LastEvaluatedKey)
+		if err != nil {
 			return ScanPage{}, fmt.Errorf("dynamo: scan credentials: last key: %w", err)
 		}
 		page.Next = k.encode()
@@ -86,8 +85,14 @@ func (s *Store) ScanCredentials(ctx context.Context, segment, total int, after s
 }
 
 type posKey struct {
-	PK string `dynamodbav:"pk" json:"pk"`
-	SK string `dynamodbav:"sk" json:"sk"`
+	PK string `json:"pk"`
+	SK string `json:"sk"`
+}
+
+func readPosKey(it item) (posKey, error) {
+	rd := reader{it: it}
+	k := posKey{PK: rd.str("pk"), SK: rd.str("sk")}
+	return k, rd.err
 }
 
 func (k posKey) encode() string {
@@ -248,17 +253,13 @@ func (s *Store) ClaimedSecrets(ctx context.Context, refs []SecretClaim) (map[int
 				return nil, fmt.Errorf("dynamo: check secret claims: %w", err)
 			}
 			for _, item := range out.Responses[s.credTable] {
-				var r struct {
-					PK         string `dynamodbav:"pk"`
-					SK         string `dynamodbav:"sk"`
-					HasAPIKey  bool   `dynamodbav:"has_api_key"`
-					SecretName string `dynamodbav:"secret_name"`
+				rd := reader{it: item}
+				k, hasKey, secret := posKey{PK: rd.str("pk"), SK: rd.str("sk")}, rd.boolean("has_api_key"), rd.strOr("secret_name")
+				if rd.err != nil {
+					return nil, fmt.Errorf("dynamo: check secret claims: %w", rd.err)
 				}
-				if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-					return nil, fmt.Errorf("dynamo: check secret claims: %w", err)
-				}
-				for _, i := range want[posKey{PK: r.PK, SK: r.SK}] {
-					if r.HasAPIKey && r.SecretName == refs[i].SecretName {
+				for _, i := range want[k] {
+					if hasKey && secret == refs[i].SecretName {
 						claimed[i] = true
 					}
 				}
@@ -279,17 +280,15 @@ func (s *Store) SecretClaimed(ctx context.Context, ref SecretClaim) (bool, error
 	if err != nil {
 		return false, fmt.Errorf("dynamo: check secret claim: %w", err)
 	}
-	var r struct {
-		HasAPIKey  bool   `dynamodbav:"has_api_key"`
-		SecretName string `dynamodbav:"secret_name"`
-	}
 	if out.Item == nil {
 		return false, nil
 	}
-	if err := attributevalue.UnmarshalMap(out.Item, &r); err != nil {
-		return false, fmt.Errorf("dynamo: check secret claim: %w", err)
+	rd := reader{it: out.Item}
+	hasKey, secret := rd.boolean("has_api_key"), rd.strOr("secret_name")
+	if rd.err != nil {
+		return false, fmt.Errorf("dynamo: check secret claim: %w", rd.err)
 	}
-	return r.HasAPIKey && r.SecretName == ref.SecretName, nil
+	return hasKey && secret == ref.SecretName, nil
 }
 
 // sleep backs off before retrying unprocessed keys, as AWS advises.

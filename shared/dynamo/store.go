@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -94,9 +93,9 @@ func (s *Store) Get(ctx context.Context, orgID, id string) (credentials.Credenti
 	return decode(out.Item)
 }
 
-func decode(item map[string]ddbtypes.AttributeValue) (credentials.Credential, error) {
-	var r record
-	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+func decode(it map[string]ddbtypes.AttributeValue) (credentials.Credential, error) {
+	r, err := readRecord(it)
+	if err != nil {
 		return credentials.Credential{}, fmt.Errorf("dynamo: decode credential: %w", err)
 	}
 	return r.credential()
@@ -104,16 +103,7 @@ func decode(item map[string]ddbtypes.AttributeValue) (credentials.Credential, er
 
 // Create writes the credential and its uniqueness guard in one transaction.
 func (s *Store) Create(ctx context.Context, c credentials.Credential) error {
-	item, err := attributevalue.MarshalMap(toRecord(c))
-	if err != nil {
-		return fmt.Errorf("dynamo: encode credential: %w", err)
-	}
-	guard, err := attributevalue.MarshalMap(guardRecord{
-		PK: c.OrgID, SK: guardSK(c.Provider, c.AccountKey), Kind: kindGuard, CredentialID: c.ID,
-	})
-	if err != nil {
-		return fmt.Errorf("dynamo: encode guard: %w", err)
-	}
+	item, guard := toRecord(c).item(), guardItem(c.OrgID, c.Provider, c.AccountKey, c.ID)
 	notExists := aws.String("attribute_not_exists(pk)")
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: []ddbtypes.TransactWriteItem{
 		{Put: &ddbtypes.Put{TableName: &s.credTable, Item: guard, ConditionExpression: notExists}},
@@ -198,12 +188,9 @@ func (s *Store) Patch(ctx context.Context, orgID, id string, p credentials.Patch
 
 // Replace writes c if the stored revision is still prevRevision.
 func (s *Store) Replace(ctx context.Context, c credentials.Credential, prevRevision int64) error {
-	item, err := attributevalue.MarshalMap(toRecord(c))
-	if err != nil {
-		return fmt.Errorf("dynamo: encode credential: %w", err)
-	}
+	item := toRecord(c).item()
 	cond, values := guarded(c, prevRevision)
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                           &s.credTable,
 		Item:                                item, // without the lock attributes: the write drops the lock
 		ConditionExpression:                 cond,

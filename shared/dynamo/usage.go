@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -24,16 +23,9 @@ type CachedUsage struct {
 	Scheduled   bool      // written by the scheduled refresh, not by a read
 }
 
-// Item layout of the usage table: pk = organisation id, sk = credential id.
-type usageRecord struct {
-	PK          string `dynamodbav:"pk"`
-	SK          string `dynamodbav:"sk"`
-	Fingerprint string `dynamodbav:"fingerprint"`
-	CheckedAt   string `dynamodbav:"checked_at"`
-	Result      string `dynamodbav:"result"`
-	ExpiresAt   int64  `dynamodbav:"expires_at"` // TTL: epoch seconds
-	Source      string `dynamodbav:"source"`     // "schedule" or "read"
-}
+// Item layout of the usage table: pk = organisation id, sk = credential id,
+// fingerprint, checked_at, result (JSON), source ("schedule" or "read") and
+// expires_at, the TTL attribute (epoch seconds).
 
 const (
 	sourceSchedule = "schedule"
@@ -94,16 +86,17 @@ func (s *Store) GetWithUsage(ctx context.Context, orgID, id string) (credentials
 	return c, cached, nil
 }
 
-func decodeUsage(item map[string]ddbtypes.AttributeValue) (*CachedUsage, error) {
-	var r usageRecord
-	if err := attributevalue.UnmarshalMap(item, &r); err != nil {
-		return nil, fmt.Errorf("dynamo: decode usage: %w", err)
+func decodeUsage(it map[string]ddbtypes.AttributeValue) (*CachedUsage, error) {
+	rd := reader{it: it}
+	fingerprint, checked, result, source := rd.str("fingerprint"), rd.str("checked_at"), rd.str("result"), rd.strOr("source")
+	if rd.err != nil {
+		return nil, fmt.Errorf("dynamo: decode usage: %w", rd.err)
 	}
-	at, err := time.Parse(time.RFC3339Nano, r.CheckedAt)
+	at, err := time.Parse(time.RFC3339Nano, checked)
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: usage checked_at: %w", err)
 	}
-	return &CachedUsage{Fingerprint: r.Fingerprint, CheckedAt: at, Result: []byte(r.Result), Scheduled: r.Source == sourceSchedule}, nil
+	return &CachedUsage{Fingerprint: fingerprint, CheckedAt: at, Result: []byte(result), Scheduled: source == sourceSchedule}, nil
 }
 
 // PutUsage stores a probe result for a credential.
