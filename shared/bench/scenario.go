@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/credentials"
 	"github.com/acme/provider-credentials/shared/dynamo"
+	"github.com/acme/provider-credentials/shared/fakeprovider"
 	"github.com/acme/provider-credentials/shared/samtemplate"
 )
 
@@ -216,31 +216,8 @@ func (w *World) Record(ctx context.Context, provider string) ([]Outcome, error) 
 const FakeProviderKey = "sk-bench-0123456789abcdefghijWXYZ"
 
 // FakeProvider answers as OpenAI does to the probe: a model list and a
-// one-token chat completion with x-ratelimit-* headers.
+// one-token chat completion with x-ratelimit-* headers, for FakeProviderKey
+// and its rotation.
 func FakeProvider() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		if !strings.HasPrefix(key, FakeProviderKey) {
-			w.WriteHeader(401)
-			fmt.Fprint(w, `{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","code":"invalid_api_key"}}`)
-			return
-		}
-		switch r.URL.Path {
-		case "/v1/models":
-			fmt.Fprint(w, `{"object":"list","data":[{"id":"gpt-4o-mini","object":"model","created":1,"owned_by":"openai"}]}`)
-		case "/v1/chat/completions":
-			h.Set("x-ratelimit-limit-requests", "5000")
-			h.Set("x-ratelimit-remaining-requests", "4999")
-			h.Set("x-ratelimit-reset-requests", "12ms")
-			h.Set("x-ratelimit-limit-tokens", "160000")
-			h.Set("x-ratelimit-remaining-tokens", "159976")
-			h.Set("x-ratelimit-reset-tokens", "6m0s")
-			fmt.Fprint(w, `{"id":"c","object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"H"},"finish_reason":"length"}],"usage":{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9}}`)
-		default:
-			http.NotFound(w, r)
-		}
-	})
+	return fakeprovider.NewOpenAI(FakeProviderKey, FakeProviderKey+"-rotated")
 }

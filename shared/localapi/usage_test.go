@@ -3,11 +3,8 @@ package localapi_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,65 +16,27 @@ import (
 	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/awstest"
 	"github.com/acme/provider-credentials/shared/dynamo"
+	"github.com/acme/provider-credentials/shared/fakeprovider"
 )
 
-// fakeOpenAI answers like OpenAI: a model list, and a one-token chat
-// completion with the x-ratelimit-* headers. It rejects unknown keys with
-// OpenAI's key-echoing 401 body.
+// fakeOpenAI is the fake OpenAI-style provider on a loopback server.
 type fakeOpenAI struct {
 	*httptest.Server
-	mu    sync.Mutex
-	keys  []string // the Authorization keys seen, in order
-	valid map[string]bool
+	provider *fakeprovider.OpenAI
 }
 
+// newFakeOpenAI accepts only the valid keys (none: no key at all).
 func newFakeOpenAI(t *testing.T, valid ...string) *fakeOpenAI {
-	f := &fakeOpenAI{valid: map[string]bool{}}
-	for _, k := range valid {
-		f.valid[k] = true
+	if len(valid) == 0 {
+		valid = []string{"\x00no key is valid"}
 	}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		f.mu.Lock()
-		f.keys = append(f.keys, key)
-		ok := f.valid[key]
-		f.mu.Unlock()
-		if !ok {
-			masked := key
-			if len(key) > 12 {
-				masked = key[:8] + strings.Repeat("*", len(key)-12) + key[len(key)-4:]
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(401)
-			fmt.Fprintf(w, `{"error":{"message":"Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, masked)
-			return
-		}
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/v1/models":
-			fmt.Fprint(w, `{"object":"list","data":[{"id":"gpt-4o-mini","object":"model","created":1,"owned_by":"openai"}]}`)
-		case "/v1/chat/completions":
-			h.Set("x-ratelimit-limit-requests", "5000")
-			h.Set("x-ratelimit-remaining-requests", "4999")
-			h.Set("x-ratelimit-reset-requests", "12ms")
-			h.Set("x-ratelimit-limit-tokens", "160000")
-			h.Set("x-ratelimit-remaining-tokens", "159976")
-			h.Set("x-ratelimit-reset-tokens", "6m0s")
-			fmt.Fprint(w, `{"id":"c","object":"chat.completion","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"H"},"finish_reason":"length"}],"usage":{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9}}`)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
+	p := fakeprovider.NewOpenAI(valid...)
+	f := &fakeOpenAI{Server: httptest.NewServer(p), provider: p}
 	t.Cleanup(f.Close)
 	return f
 }
 
-func (f *fakeOpenAI) seen() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.keys...)
-}
+func (f *fakeOpenAI) seen() []string { return f.provider.Seen() }
 
 type usageResult struct {
 	Provider   string  `json:"provider"`

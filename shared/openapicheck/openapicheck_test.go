@@ -19,6 +19,7 @@ import (
 	"github.com/acme/provider-credentials/shared/authn"
 	"github.com/acme/provider-credentials/shared/awstest"
 	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/fakeprovider"
 	"github.com/acme/provider-credentials/shared/gateway"
 	"github.com/acme/provider-credentials/shared/httpapi"
 	"github.com/acme/provider-credentials/shared/localapi"
@@ -184,23 +185,11 @@ func (a *apiHarness) do(t *testing.T, method, path, who, body string) openapiche
 	return openapicheck.Response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 }
 
-// fakeProvider answers every request as an OpenAI-style provider would,
-// with rate-limit headers, so that usage routes have something to report.
+// fakeProvider is an OpenAI-style provider that accepts any key, so that
+// usage routes have windows to report.
 func fakeProvider(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("x-ratelimit-limit-requests", "500")
-		h.Set("x-ratelimit-remaining-requests", "499")
-		h.Set("x-ratelimit-reset-requests", "120ms")
-		h.Set("x-ratelimit-limit-tokens", "30000")
-		h.Set("x-ratelimit-remaining-tokens", "29990")
-		h.Set("x-ratelimit-reset-tokens", "20ms")
-		io.WriteString(w, `{"object":"list","data":[{"id":"gpt-4o-mini","object":"model"}],"id":"chatcmpl-1",`+
-			`"choices":[{"index":0,"message":{"role":"assistant","content":"."},"finish_reason":"length"}],`+
-			`"usage":{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9}}`)
-	}))
+	srv := httptest.NewServer(fakeprovider.NewOpenAI())
 	t.Cleanup(srv.Close)
 	return srv.URL + "/v1"
 }

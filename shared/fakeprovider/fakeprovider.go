@@ -1,0 +1,87 @@
+// Package fakeprovider is a fake AI provider for tests and benchmarks. It
+// answers the usage probe as OpenAI does: a model list, and a one-token
+// chat completion with OpenAI's x-ratelimit-* headers; a key it does not
+// know gets OpenAI's 401, which echoes the key's first 8 and last 4
+// characters, so redaction is tested against the real thing. It listens
+// on loopback, which the probe reaches only with
+// PROBE_ALLOW_PRIVATE_NETWORKS=1.
+package fakeprovider
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// Rate-limit figures the fake sends on a chat completion.
+const (
+	RequestsLimit     = 5000
+	RequestsRemaining = 4999
+	RequestsReset     = "12ms"
+	TokensLimit       = 160000
+	TokensRemaining   = 159976
+	TokensReset       = "6m0s"
+	Model             = "gpt-4o-mini"
+)
+
+// OpenAI is the fake's handler. It is safe for concurrent use.
+type OpenAI struct {
+	keys map[string]bool // nil: any key is accepted
+
+	mu   sync.Mutex
+	seen []string
+}
+
+// NewOpenAI accepts the given keys, or any key when none is given.
+func NewOpenAI(keys ...string) *OpenAI {
+	f := &OpenAI{}
+	if len(keys) > 0 {
+		f.keys = map[string]bool{}
+		for _, k := range keys {
+			f.keys[k] = true
+		}
+	}
+	return f
+}
+
+// Seen returns the bearer keys of the requests so far, in order.
+func (f *OpenAI) Seen() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.seen...)
+}
+
+func (f *OpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	f.mu.Lock()
+	f.seen = append(f.seen, key)
+	f.mu.Unlock()
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if f.keys != nil && !f.keys[key] {
+		masked := key
+		if len(key) > 12 {
+			masked = key[:8] + strings.Repeat("*", len(key)-12) + key[len(key)-4:]
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"error":{"message":"Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, masked)
+		return
+	}
+	switch r.URL.Path {
+	case "/v1/models":
+		fmt.Fprintf(w, `{"object":"list","data":[{"id":%q,"object":"model","created":1,"owned_by":"openai"}]}`, Model)
+	case "/v1/chat/completions":
+		h.Set("x-ratelimit-limit-requests", fmt.Sprint(RequestsLimit))
+		h.Set("x-ratelimit-remaining-requests", fmt.Sprint(RequestsRemaining))
+		h.Set("x-ratelimit-reset-requests", RequestsReset)
+		h.Set("x-ratelimit-limit-tokens", fmt.Sprint(TokensLimit))
+		h.Set("x-ratelimit-remaining-tokens", fmt.Sprint(TokensRemaining))
+		h.Set("x-ratelimit-reset-tokens", TokensReset)
+		fmt.Fprintf(w, `{"id":"c","object":"chat.completion","model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":"H"},"finish_reason":"length"}],"usage":{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9}}`, Model)
+	default:
+		http.NotFound(w, r)
+	}
+}
