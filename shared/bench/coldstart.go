@@ -13,9 +13,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/acme/provider-credentials/shared/rie"
 )
 
 // ColdStart is one fresh start of a function under the Lambda Runtime
@@ -36,7 +37,7 @@ type ColdStart struct {
 // poll every 0.5 ms, then find the bootstrap among the emulator's children.
 func StartCold(ctx context.Context, rieBin, bootstrap string, env []string, event []byte) (ColdStart, error) {
 	var cs ColdStart
-	ports, err := freePorts(2)
+	ports, err := rie.FreePorts(2)
 	if err != nil {
 		return cs, err
 	}
@@ -46,7 +47,7 @@ func StartCold(ctx context.Context, rieBin, bootstrap string, env []string, even
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out := &lockedBuffer{}
+	out := &rie.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	url := "http://" + api + "/2015-03-31/functions/function/invocations"
@@ -147,34 +148,4 @@ func vmHWM(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("bench: no VmHWM for pid %d", pid)
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("bench: free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

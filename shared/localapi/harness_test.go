@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/acme/provider-credentials/shared/awstest"
 	"github.com/acme/provider-credentials/shared/gateway"
 	"github.com/acme/provider-credentials/shared/localapi"
+	"github.com/acme/provider-credentials/shared/rie"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }
@@ -31,24 +31,7 @@ type harness struct {
 	env *awstest.Env
 	h   http.Handler
 	dev *authn.DevIssuer
-	log *syncBuffer // everything the handlers logged
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log *rie.Buffer // everything the handlers logged
 }
 
 func newHarness(t *testing.T, vars ...string) *harness {
@@ -62,7 +45,7 @@ func newHarness(t *testing.T, vars ...string) *harness {
 
 func harnessFor(t *testing.T, env *awstest.Env) *harness {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &rie.Buffer{}
 	b, err := app.NewBuilder(context.Background(), env.Getenv, app.Clients{DynamoDB: env.DDB, SecretsManager: env.SM})
 	if err != nil {
 		t.Fatalf("builder: %v", err)

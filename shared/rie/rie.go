@@ -123,13 +123,13 @@ type Instance struct {
 	URL string // the invocation endpoint
 	mu  sync.Mutex
 	cmd *exec.Cmd
-	out *syncBuffer
+	out *Buffer
 }
 
 // Start runs the emulator with bootstrap. env is the function's whole
 // environment (the emulator passes its own environment through).
 func Start(ctx context.Context, rieBin, bootstrap string, env []string) (*Instance, error) {
-	ports, err := freePorts(2)
+	ports, err := FreePorts(2)
 	if err != nil {
 		return nil, fmt.Errorf("rie: free ports: %w", err)
 	}
@@ -139,7 +139,7 @@ func Start(ctx context.Context, rieBin, bootstrap string, env []string) (*Instan
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	out := &syncBuffer{}
+	out := &Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("rie: start: %w", err)
@@ -253,7 +253,8 @@ func Env(vars map[string]string) []string {
 	return env
 }
 
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n loopback ports that were free a moment ago.
+func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
@@ -272,18 +273,20 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-type syncBuffer struct {
+// Buffer collects a process's output; it is safe for concurrent use.
+type Buffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns what was written so far.
+func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return strings.Clone(s.b.String())
