@@ -12,11 +12,28 @@ import (
 // Calls records every AWS operation made through an Env's clients, and can
 // fail one of them on purpose.
 type Calls struct {
-	mu     sync.Mutex
-	ops    []string
-	failAt int  // 1-based index of the call to fail; 0: none
-	lose   bool // fail it after AWS carried it out: the answer is lost
+	mu       sync.Mutex
+	ops      []string
+	failAt   int       // 1-based index of the call to fail; 0: none
+	mode     faultMode // how
+	injected int       // faults injected since the last Reset or plan
 }
+
+type faultMode int
+
+const (
+	beforeSend faultMode = iota // the call fails before it is sent
+	loseAnswer                  // AWS carries it out; the SDK gets an error, too late to retry
+	retryAfter                  // AWS carries it out; its first answer is lost and the SDK retries it
+)
+
+// retryable is the error of a lost first answer: the SDK retries it.
+type retryable struct{ op string }
+
+func (r *retryable) Error() string        { return "injected fault: first answer of " + r.op + " lost" }
+func (r *retryable) RetryableError() bool { return true }
+
+type retryKey struct{}
 
 // Fault is the error an injected failure returns.
 type Fault struct {
@@ -33,19 +50,37 @@ func (f *Fault) Error() string {
 
 func (c *Calls) apiOptions() func(*middleware.Stack) error {
 	return func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("awstest.Calls",
+		if err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("awstest.Calls",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 				op := awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
 				c.mu.Lock()
 				c.ops = append(c.ops, op)
-				fail, lose := c.failAt == len(c.ops), c.lose
+				fail, mode := c.failAt == len(c.ops), c.mode
 				c.mu.Unlock()
-				if fail && !lose {
+				switch {
+				case fail && mode == beforeSend:
+					c.count()
 					return middleware.InitializeOutput{}, middleware.Metadata{}, &Fault{Op: op}
+				case fail && mode == retryAfter:
+					ctx = context.WithValue(ctx, retryKey{}, new(bool))
 				}
 				out, md, err := next.HandleInitialize(ctx, in)
-				if fail && err == nil {
+				if fail && mode == loseAnswer && err == nil {
+					c.count()
 					return middleware.InitializeOutput{}, md, &Fault{Op: op, AfterSend: true}
+				}
+				return out, md, err
+			}), middleware.Before); err != nil {
+			return err
+		}
+		// Inside the SDK's retry loop: one attempt, sent and answered.
+		return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("awstest.LostAnswer",
+			func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleDeserialize(ctx, in)
+				if fired, ok := ctx.Value(retryKey{}).(*bool); ok && !*fired && err == nil {
+					*fired = true
+					c.count()
+					return middleware.DeserializeOutput{}, md, &retryable{op: awsmiddleware.GetOperationName(ctx)}
 				}
 				return out, md, err
 			}), middleware.Before)
@@ -56,22 +91,44 @@ func (c *Calls) apiOptions() func(*middleware.Stack) error {
 func (c *Calls) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ops, c.failAt, c.lose = nil, 0, false
+	c.ops, c.failAt, c.mode, c.injected = nil, 0, beforeSend, 0
+}
+
+func (c *Calls) count() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.injected++
+}
+
+// Injected returns how many faults were injected since the last plan.
+func (c *Calls) Injected() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.injected
 }
 
 // FailAt makes the n-th call from now fail before it is sent (1-based).
 func (c *Calls) FailAt(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ops, c.failAt, c.lose = nil, n, false
+	c.ops, c.failAt, c.mode, c.injected = nil, n, beforeSend, 0
 }
 
 // LoseAnswerAt lets the n-th call from now go through, then fails it as if
-// its answer had been lost on the way back (1-based).
+// its answer had been lost on the way back, past the SDK's retries (1-based).
 func (c *Calls) LoseAnswerAt(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ops, c.failAt, c.lose = nil, n, true
+	c.ops, c.failAt, c.mode, c.injected = nil, n, loseAnswer, 0
+}
+
+// RetryAfterSendAt lets the n-th call from now go through and loses its
+// first answer with a retryable error, so the SDK sends it again: the
+// retry meets the state the first attempt left (1-based).
+func (c *Calls) RetryAfterSendAt(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ops, c.failAt, c.mode, c.injected = nil, n, retryAfter, 0
 }
 
 // Ops returns the operations made since the last Reset, as "Service.Operation".

@@ -24,7 +24,13 @@ type Store interface {
 	// lock first, so only one request at a time works on a credential's
 	// secret. Retrying with the same token succeeds.
 	Lock(ctx context.Context, orgID, id, token string, until time.Time) (Credential, error)
-	// Unlock drops c's lock if c.LockToken still holds it.
+	// Fence, after a failed write of c, reads the credential and makes sure
+	// no write of c still in flight can land: if c still holds the lock
+	// (none of its writes landed), the lock is changed to a form c's writes
+	// are not conditioned on, and held is true. found is false when the
+	// credential is gone.
+	Fence(ctx context.Context, c Credential) (cur Credential, found, held bool, err error)
+	// Unlock drops c's lock, fenced or not, if c still holds it.
 	Unlock(ctx context.Context, c Credential) error
 	// Replace writes c over the stored credential if its revision is still
 	// prevRevision and, when c.LockToken is set, c still holds the lock

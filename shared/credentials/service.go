@@ -95,6 +95,8 @@ func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Cre
 	if in.APIKey == nil {
 		return c, s.store.Create(ctx, c)
 	}
+	ctx, cancel := context.WithTimeout(ctx, forwardBudget)
+	defer cancel()
 	ref := s.ref(c)
 	version, err := s.keys.Create(ctx, ref, *in.APIKey)
 	if err != nil {
@@ -109,7 +111,7 @@ func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Cre
 			s.undo(ctx, "discard secret of a duplicate", ref.Name, s.keys.Discard)
 			return Credential{}, err
 		}
-		st := s.stored(ctx, c.OrgID, c.ID)
+		st := s.settle(ctx, c)
 		if st.landed(c) {
 			return c, nil
 		}
@@ -138,11 +140,13 @@ func (s *Service) Update(ctx context.Context, orgID, id string, in UpdateInput) 
 		// Nothing that needs the stored item first: one conditional write.
 		return s.store.Patch(ctx, orgID, id, Patch{DisplayName: in.DisplayName, Active: in.Active, UpdatedAt: now})
 	}
-	c, err := s.lock(ctx, orgID, id)
+	fwd, cancel := context.WithTimeout(ctx, forwardBudget)
+	defer cancel()
+	c, err := s.lock(fwd, orgID, id)
 	if err != nil {
 		return Credential{}, err
 	}
-	out, err := s.update(ctx, c, in, now)
+	out, err := s.update(fwd, c, in, now)
 	if err != nil {
 		s.unlock(ctx, c)
 	}
@@ -151,7 +155,7 @@ func (s *Service) Update(ctx context.Context, orgID, id string, in UpdateInput) 
 
 // update changes c, which this request has locked.
 func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now string) (Credential, error) {
-	orgID, id, prev := c.OrgID, c.ID, c
+	id, prev := c.ID, c
 	if in.DisplayName != nil {
 		c.DisplayName = *in.DisplayName
 	}
@@ -175,12 +179,12 @@ func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now 
 
 	case *in.APIKey == "": // clear the key: schedule the secret's deletion, then the metadata
 		if err := s.keys.ScheduleDelete(ctx, prev.SecretName); err != nil {
-			s.restoreIfClaimed(ctx, s.stored(ctx, orgID, id), prev.SecretName)
+			s.restoreIfClaimed(ctx, s.settle(ctx, c), prev.SecretName)
 			return Credential{}, fmt.Errorf("update credential %s: delete key: %w", id, err)
 		}
 		c.clearKey()
 		if err := s.store.Replace(ctx, c, prev.Revision); err != nil {
-			st := s.stored(ctx, orgID, id)
+			st := s.settle(ctx, c)
 			if st.landed(c) {
 				return c, nil
 			}
@@ -198,7 +202,7 @@ func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now 
 		}
 		c.setKey(prev.SecretName, version, *in.APIKey)
 		if err := s.store.Replace(ctx, c, prev.Revision); err != nil {
-			st := s.stored(ctx, orgID, id)
+			st := s.settle(ctx, c)
 			if st.landed(c) {
 				return c, nil
 			}
@@ -218,12 +222,12 @@ func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now 
 		ref := s.ref(c)
 		version, err := s.keys.Create(ctx, ref, *in.APIKey)
 		if err != nil {
-			s.discardUnclaimed(ctx, s.stored(ctx, orgID, id), ref.Name)
+			s.discardUnclaimed(ctx, s.settle(ctx, c), ref.Name)
 			return Credential{}, fmt.Errorf("update credential %s: store key: %w", id, err)
 		}
 		c.setKey(ref.Name, version, *in.APIKey)
 		if err := s.store.Replace(ctx, c, prev.Revision); err != nil {
-			st := s.stored(ctx, orgID, id)
+			st := s.settle(ctx, c)
 			if st.landed(c) {
 				return c, nil
 			}
@@ -238,7 +242,7 @@ func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now 
 // answer was lost is a success.
 func (s *Service) replace(ctx context.Context, c Credential, prev int64) (Credential, error) {
 	err := s.store.Replace(ctx, c, prev)
-	if err != nil && !IsKind(err, NotFound) && s.stored(ctx, c.OrgID, c.ID).landed(c) {
+	if err != nil && !IsKind(err, NotFound) && s.settle(ctx, c).landed(c) {
 		return c, nil
 	}
 	return c, err
@@ -248,11 +252,13 @@ func (s *Service) replace(ctx context.Context, c Credential, prev int64) (Creden
 // deletion. The secret goes first so that a failed metadata delete can
 // restore it; the reverse order would leave an orphan on the same failure.
 func (s *Service) Delete(ctx context.Context, orgID, id string) error {
-	c, err := s.lock(ctx, orgID, id)
+	fwd, cancel := context.WithTimeout(ctx, forwardBudget)
+	defer cancel()
+	c, err := s.lock(fwd, orgID, id)
 	if err != nil {
 		return err
 	}
-	if err := s.delete(ctx, c); err != nil {
+	if err := s.delete(fwd, c); err != nil {
 		s.unlock(ctx, c)
 		return err
 	}
@@ -260,20 +266,20 @@ func (s *Service) Delete(ctx context.Context, orgID, id string) error {
 }
 
 func (s *Service) delete(ctx context.Context, c Credential) error {
-	orgID, id := c.OrgID, c.ID
-	if !c.HasAPIKey {
-		return s.store.Delete(ctx, c)
-	}
-	if err := s.keys.ScheduleDelete(ctx, c.SecretName); err != nil {
-		s.restoreIfClaimed(ctx, s.stored(ctx, orgID, id), c.SecretName)
-		return fmt.Errorf("delete credential %s: delete key: %w", id, err)
+	if c.HasAPIKey {
+		if err := s.keys.ScheduleDelete(ctx, c.SecretName); err != nil {
+			s.restoreIfClaimed(ctx, s.settle(ctx, c), c.SecretName)
+			return fmt.Errorf("delete credential %s: delete key: %w", c.ID, err)
+		}
 	}
 	if err := s.store.Delete(ctx, c); err != nil {
-		st := s.stored(ctx, orgID, id)
-		if st.known && !st.found { // deleted: by this request, whose answer was lost, or another
+		st := s.settle(ctx, c)
+		if st.known && !st.found { // deleted, by this request whose answer was lost
 			return nil
 		}
-		s.restoreIfClaimed(ctx, st, c.SecretName)
+		if c.HasAPIKey {
+			s.restoreIfClaimed(ctx, st, c.SecretName)
+		}
 		return err
 	}
 	return nil
@@ -312,24 +318,52 @@ func (s *Service) lock(ctx context.Context, orgID, id string) (Credential, error
 // unlock drops a lock this request still holds after a failure (a
 // successful write drops it by itself).
 func (s *Service) unlock(ctx context.Context, c Credential) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockBudget)
 	defer cancel()
 	if err := s.store.Unlock(ctx, c); err != nil {
 		s.log.WarnContext(ctx, "unlock after a failed write", "credential", c.ID, "err", err)
 	}
 }
 
+// Time budgets. A function times out at 29 s and is then killed with no
+// chance to compensate, so the forward steps of a write stop early enough
+// to leave the settling, the undo and the unlock their time.
+const (
+	forwardBudget = 12 * time.Second
+	settleBudget  = 3 * time.Second
+	undoBudget    = 8 * time.Second
+	unlockBudget  = 3 * time.Second
+)
+
 // storedState is a credential as stored after a failed write: read again,
-// consistently and not cancelled with the request, because the write may
-// have landed though its answer was lost, or a concurrent write may have
-// made the credential claim the secret the failed one would undo.
+// not cancelled with the request, because the write may have landed though
+// its answer was lost, or a concurrent write may have made the credential
+// claim the secret the failed one would undo.
 type storedState struct {
 	c            Credential
 	found, known bool // known: the read itself succeeded
+	held         bool // the failed request still holds the lock: none of its writes landed, nor can
+}
+
+// settle reads the credential after a failed write of want. A locked write
+// is fenced first (Store.Fence), so a write still in flight cannot land
+// after the decision; an unlocked one (a create) is read plainly.
+func (s *Service) settle(ctx context.Context, want Credential) storedState {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleBudget)
+	defer cancel()
+	if want.LockToken != "" {
+		cur, found, held, err := s.store.Fence(ctx, want)
+		if err != nil {
+			s.log.ErrorContext(ctx, "settle after a failed write", "credential", want.ID, "err", err)
+			return storedState{}
+		}
+		return storedState{c: cur, found: found, known: true, held: held}
+	}
+	return s.stored(ctx, want.OrgID, want.ID)
 }
 
 func (s *Service) stored(ctx context.Context, orgID, id string) storedState {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleBudget)
 	defer cancel()
 	c, err := s.store.Get(ctx, orgID, id)
 	switch {
@@ -343,12 +377,16 @@ func (s *Service) stored(ctx context.Context, orgID, id string) storedState {
 	}
 }
 
-// landed reports whether the stored credential is want: the failed write
-// went through.
+// landed reports whether the failed write of want went through: the stored
+// credential has its key, base URL and update time (a later display-name
+// or active change may have moved the revision and update time on).
 func (st storedState) landed(want Credential) bool {
-	return st.known && st.found && st.c.Revision == want.Revision && st.c.UpdatedAt.Equal(want.UpdatedAt) &&
-		st.c.HasAPIKey == want.HasAPIKey && st.c.KeyVersion == want.KeyVersion
+	c := st.c
+	return st.known && st.found && !st.held && c.HasAPIKey == want.HasAPIKey && c.SecretName == want.SecretName &&
+		c.KeyVersion == want.KeyVersion && equalPtr(c.BaseURL, want.BaseURL) && !c.UpdatedAt.Before(want.UpdatedAt)
 }
+
+func equalPtr(a, b *string) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 
 // claims reports whether the stored credential claims secret; known is
 // false when the credential could not be read.
@@ -380,7 +418,7 @@ func (s *Service) restoreIfClaimed(ctx context.Context, st storedState, secret s
 // a compensation that gives up leaves the stores disagreeing until the
 // scheduled refresh sweeps the leftover. A final failure is logged.
 func (s *Service) undo(ctx context.Context, what, secret string, fn func(context.Context, string) error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoBudget)
 	defer cancel()
 	var err error
 	for attempt, wait := 0, 50*time.Millisecond; attempt < 3; attempt, wait = attempt+1, wait*4 {

@@ -168,16 +168,24 @@ func (s *Store) Patch(ctx context.Context, orgID, id string, p credentials.Patch
 		expr += ", active = :a"
 		values[":a"] = &ddbtypes.AttributeValueMemberBOOL{Value: *p.Active}
 	}
+	// Not while another request holds the credential to change its key or
+	// delete it: that request's write is conditioned on the revision.
+	values[":now"] = nAttr(time.Now().UnixMilli())
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.credTable,
-		Key:                       key(orgID, credSK(id)),
-		UpdateExpression:          &expr,
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: values,
-		ReturnValues:              ddbtypes.ReturnValueAllNew,
+		TableName:        &s.credTable,
+		Key:              key(orgID, credSK(id)),
+		UpdateExpression: &expr,
+		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(" + lockAttr + ") OR " +
+			lockUntilAttr + " < :now)"),
+		ExpressionAttributeValues:           values,
+		ReturnValues:                        ddbtypes.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *ddbtypes.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
+		if ccf.Item != nil {
+			return credentials.Credential{}, credentials.Errorf(credentials.Conflict, "The credential is being changed by another request; retry.")
+		}
 		return credentials.Credential{}, credentials.ErrNotFound()
 	}
 	if err != nil {
@@ -298,17 +306,56 @@ func (s *Store) Lock(ctx context.Context, orgID, id, token string, until time.Ti
 	return c, nil
 }
 
-// Unlock drops c's lock if c still holds it.
+// fenced is the lock value Fence leaves: still this request's, but no
+// longer the token its earlier writes were conditioned on.
+func fenced(token string) string { return token + "/fenced" }
+
+// Fence turns c's lock into its fenced form and reads the item, in one
+// conditional write. If c still held the lock, none of its writes landed,
+// and now none that is still in flight can (their condition names the old
+// token): held is true. Otherwise the item as stored is returned with held
+// false (found false when it is gone).
+func (s *Store) Fence(ctx context.Context, c credentials.Credential) (cur credentials.Credential, found, held bool, err error) {
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           &s.credTable,
+		Key:                 key(c.OrgID, credSK(c.ID)),
+		UpdateExpression:    aws.String("SET " + lockAttr + " = :fenced"),
+		ConditionExpression: aws.String(lockAttr + " = :tok"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":tok":    sAttr(c.LockToken),
+			":fenced": sAttr(fenced(c.LockToken)),
+		},
+		ReturnValues:                        ddbtypes.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *ddbtypes.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf):
+		if ccf.Item == nil {
+			return credentials.Credential{}, false, false, nil
+		}
+		cur, err := decode(ccf.Item)
+		return cur, err == nil, false, err
+	case err != nil:
+		return credentials.Credential{}, false, false, fmt.Errorf("dynamo: fence credential %s: %w", c.ID, err)
+	}
+	cur, err = decode(out.Attributes)
+	return cur, err == nil, err == nil, err
+}
+
+// Unlock drops c's lock, fenced or not, if c still holds it.
 func (s *Store) Unlock(ctx context.Context, c credentials.Credential) error {
 	if c.LockToken == "" {
 		return nil
 	}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                 &s.credTable,
-		Key:                       key(c.OrgID, credSK(c.ID)),
-		UpdateExpression:          aws.String("REMOVE " + lockAttr + ", " + lockUntilAttr),
-		ConditionExpression:       aws.String(lockAttr + " = :tok"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":tok": &ddbtypes.AttributeValueMemberS{Value: c.LockToken}},
+		TableName:           &s.credTable,
+		Key:                 key(c.OrgID, credSK(c.ID)),
+		UpdateExpression:    aws.String("REMOVE " + lockAttr + ", " + lockUntilAttr),
+		ConditionExpression: aws.String(lockAttr + " IN (:tok, :fenced)"),
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":tok": sAttr(c.LockToken), ":fenced": sAttr(fenced(c.LockToken)),
+		},
 	})
 	var ccf *ddbtypes.ConditionalCheckFailedException
 	if err != nil && !errors.As(err, &ccf) {

@@ -107,43 +107,68 @@ func (h *harness) consistency() error {
 	return nil
 }
 
-// TestFailureAtEveryAWSCall fails each AWS call of each write path in turn
-// and checks that the request fails cleanly (a 500 without details, or a
-// success when only a compensation was lost to the fault... which cannot
-// happen with one fault) and that the two stores still agree.
+// TestFailureAtEveryAWSCall fails each AWS call of each write path in turn,
+// in three ways: before it is sent; after AWS carried it out, its answer
+// lost past the SDK's retries; and after AWS carried it out, its first
+// answer lost so that the SDK sends it again. Each time the request must
+// answer its clean status or a bare 500, a success must have done what it
+// says, the two stores must agree, no key may leak, no compensation may
+// fail, and the credential must not be left locked.
 func TestFailureAtEveryAWSCall(t *testing.T) {
+	withKey := func(h *harness, admin string) string {
+		return h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": "sk-old-key-1111"}).ID
+	}
+	keyless := func(h *harness, admin string) string {
+		return h.create(admin, map[string]any{"provider": "openai", "account_key": "a"}).ID
+	}
+	hasKey := func(want string) func(h *harness, id string) error {
+		return func(h *harness, id string) error {
+			if got := h.storedKey("org-f", id); got != want {
+				return fmt.Errorf("stored key is not the one the request set")
+			}
+			return nil
+		}
+	}
+	gone := func(h *harness, id string) error {
+		for _, c := range h.scan() {
+			if c.ID == id {
+				return fmt.Errorf("credential %s still stored after a 204", id)
+			}
+		}
+		return nil
+	}
 	paths := []struct {
-		name  string
-		setup func(h *harness, admin string) string // returns a credential id, or ""
-		run   func(h *harness, admin, id string) response
+		name   string
+		setup  func(h *harness, admin string) string // returns a credential id, or ""
+		run    func(h *harness, admin, id string) response
+		effect func(h *harness, id string) error // holds after a success
 	}{
 		{"create with key", nil, func(h *harness, admin, _ string) response {
+			return h.do("POST", "/provider-credentials", admin, map[string]any{"provider": "openai", "account_key": "b", "api_key": testKey})
+		}, nil},
+		{"create duplicate with key", keyless, func(h *harness, admin, _ string) response {
 			return h.do("POST", "/provider-credentials", admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": testKey})
+		}, nil},
+		{"set first key", keyless, patchKey(testKey), hasKey(testKey)},
+		{"rotate key", withKey, patchKey(testKey), hasKey(testKey)},
+		{"clear key", withKey, patchKey(""), func(h *harness, id string) error {
+			for _, c := range h.scan() {
+				if c.ID == id && c.HasAPIKey {
+					return fmt.Errorf("key still claimed after clearing")
+				}
+			}
+			return nil
 		}},
-		{"create duplicate with key", func(h *harness, admin string) string {
-			return h.create(admin, map[string]any{"provider": "openai", "account_key": "a"}).ID
-		}, func(h *harness, admin, _ string) response {
-			return h.do("POST", "/provider-credentials", admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": testKey})
-		}},
-		{"set first key", func(h *harness, admin string) string {
-			return h.create(admin, map[string]any{"provider": "openai", "account_key": "a"}).ID
-		}, patchKey(testKey)},
-		{"rotate key", func(h *harness, admin string) string {
-			return h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": "sk-old-key-1111"}).ID
-		}, patchKey(testKey)},
-		{"clear key", func(h *harness, admin string) string {
-			return h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": testKey}).ID
-		}, patchKey("")},
 		{"set key after clear", func(h *harness, admin string) string {
-			id := h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": "sk-old-key-1111"}).ID
+			id := withKey(h, admin)
 			wantStatus(h.t, h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"api_key": ""}), 200)
 			return id
-		}, patchKey(testKey)},
-		{"delete with key", func(h *harness, admin string) string {
-			return h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": testKey}).ID
-		}, func(h *harness, admin, id string) response {
-			return h.do("DELETE", "/provider-credentials/"+id, admin, nil)
-		}},
+		}, patchKey(testKey), hasKey(testKey)},
+		{"change base URL", withKey, func(h *harness, admin, id string) response {
+			return h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"base_url": "https://llm.example.com/v1"})
+		}, nil},
+		{"delete with key", withKey, deleteCred, gone},
+		{"delete without key", keyless, deleteCred, gone},
 	}
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
@@ -162,7 +187,8 @@ func TestFailureAtEveryAWSCall(t *testing.T) {
 			}
 			h.checkConsistent()
 			t.Logf("%s: %d AWS calls %v", p.name, len(calls), calls)
-			for _, mode := range []string{"before send", "answer lost"} {
+			for _, mode := range []string{"before send", "answer lost", "answer lost, SDK retried"} {
+				faulted := 0
 				for i := 1; i <= len(calls); i++ {
 					h := newHarness(t)
 					admin := h.token("org-f", "admin")
@@ -170,19 +196,33 @@ func TestFailureAtEveryAWSCall(t *testing.T) {
 					if p.setup != nil {
 						id = p.setup(h, admin)
 					}
-					if mode == "before send" {
+					switch mode {
+					case "before send":
 						h.env.Calls.FailAt(i)
-					} else {
+					case "answer lost":
 						h.env.Calls.LoseAnswerAt(i)
+					default:
+						h.env.Calls.RetryAfterSendAt(i)
 					}
 					r := p.run(h, admin, id)
-					ops := h.env.Calls.Ops()
+					ops, injected := h.env.Calls.Ops(), h.env.Calls.Injected()
 					where := fmt.Sprintf("%s at call %d of %v", mode, i, ops)
+					// A call that fails on its own (a duplicate's transaction) has
+					// no answer to lose: 0 then, never more than 1.
+					if injected > 1 || injected == 0 && mode == "before send" {
+						t.Fatalf("%s: %d faults injected", where, injected)
+					}
+					faulted += injected
 					if r.status != 500 && r.status != clean.status {
 						t.Errorf("%s: status = %d, want 500 or %d", where, r.status, clean.status)
 					}
 					if r.status == 500 && string(r.body) != `{"detail":"internal error"}` {
 						t.Errorf("%s: body = %s", where, r.body)
+					}
+					if r.status == clean.status && r.status < 300 && p.effect != nil {
+						if err := p.effect(h, id); err != nil {
+							t.Errorf("%s: answered %d but %v", where, r.status, err)
+						}
 					}
 					if err := h.consistency(); err != nil {
 						t.Errorf("%s: %v", where, err)
@@ -193,10 +233,26 @@ func TestFailureAtEveryAWSCall(t *testing.T) {
 					if strings.Contains(h.log.String(), "compensation failed") {
 						t.Errorf("%s: a compensation failed: %s", where, h.log.String())
 					}
+					// Not left locked: a key change goes through at once.
+					if id != "" && gone(h, id) != nil {
+						if r := h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"api_key": "sk-after-fault-2222"}); r.status != 200 {
+							t.Errorf("%s: a key change afterwards: status %d (%s)", where, r.status, r.body)
+						}
+						if err := h.consistency(); err != nil {
+							t.Errorf("%s: after the follow-up key change: %v", where, err)
+						}
+					}
+				}
+				if faulted < len(calls)-1 {
+					t.Errorf("%s: faults injected in %d of %d runs", mode, faulted, len(calls))
 				}
 			}
 		})
 	}
+}
+
+func deleteCred(h *harness, admin, id string) response {
+	return h.do("DELETE", "/provider-credentials/"+id, admin, nil)
 }
 
 func patchKey(key string) func(h *harness, admin, id string) response {

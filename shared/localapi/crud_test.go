@@ -414,41 +414,83 @@ func TestKeyWhitespaceAndBaseURLClearing(t *testing.T) {
 }
 
 // TestConcurrentKeyWrites races PATCHes that set, rotate and clear the same
-// credential's key: whatever wins, the credential must be able to read the
-// key it claims, and no live secret may be left unclaimed.
+// credential's key, then a DELETE with a display-name PATCH and a key
+// PATCH: whatever wins, the credential must be able to read the key it
+// claims, the winner's key must be the one stored, and no live secret may
+// be left unclaimed.
 func TestConcurrentKeyWrites(t *testing.T) {
 	h := newHarness(t)
 	admin := h.token("org-k", "admin")
 	for round := range 4 {
-		var body map[string]any
+		body := map[string]any{"provider": "groq", "account_key": fmt.Sprintf("r%d", round)}
 		if round%2 == 1 {
-			body = map[string]any{"provider": "groq", "account_key": fmt.Sprintf("r%d", round), "api_key": "gsk_initial_0000"}
-		} else {
-			body = map[string]any{"provider": "groq", "account_key": fmt.Sprintf("r%d", round)}
+			body["api_key"] = "gsk_initial_0000"
 		}
 		c := h.create(admin, body)
+		keys := []string{"gsk_writer_0_secret", "gsk_writer_1_secret", "gsk_writer_2_secret", "gsk_writer_3_secret", "gsk_writer_4_secret", ""}
+		statuses := make([]int, len(keys))
 		var wg sync.WaitGroup
-		statuses := make([]int, 6)
-		for i := range statuses {
+		for i, key := range keys {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				key := fmt.Sprintf("gsk_writer_%d_secret", i)
-				if i == 5 {
-					key = ""
-				}
 				statuses[i] = h.do("PATCH", "/provider-credentials/"+c.ID, admin, map[string]any{"api_key": key}).status
 			}()
 		}
 		wg.Wait()
-		for _, st := range statuses {
-			if st != 200 && st != 409 {
-				t.Errorf("round %d: statuses = %v, want only 200 and 409; log:\n%s", round, statuses, h.log.String())
-				break
+		var won []int
+		for i, st := range statuses {
+			switch st {
+			case 200:
+				won = append(won, i)
+			case 409:
+			default:
+				t.Fatalf("round %d: statuses = %v, want only 200 and 409; log:\n%s", round, statuses, h.log.String())
 			}
+		}
+		if len(won) == 0 {
+			t.Fatalf("round %d: statuses = %v: no writer won", round, statuses)
 		}
 		if err := h.consistency(); err != nil {
 			t.Fatalf("round %d (statuses %v): %v", round, statuses, err)
 		}
+		if len(won) == 1 && keys[won[0]] != "" {
+			if got := h.storedKey("org-k", c.ID); got != keys[won[0]] {
+				t.Fatalf("round %d: the stored key is not the winner's (writer %d)", round, won[0])
+			}
+		}
 	}
+
+	// A delete racing a display-name change and a key change.
+	for round := range 3 {
+		c := h.create(admin, map[string]any{"provider": "groq", "account_key": fmt.Sprintf("d%d", round), "api_key": "gsk_initial_0000"})
+		var wg sync.WaitGroup
+		statuses := make([]int, 3)
+		for i, req := range []func() response{
+			func() response { return h.do("DELETE", "/provider-credentials/"+c.ID, admin, nil) },
+			func() response {
+				return h.do("PATCH", "/provider-credentials/"+c.ID, admin, map[string]any{"display_name": "renamed"})
+			},
+			func() response {
+				return h.do("PATCH", "/provider-credentials/"+c.ID, admin, map[string]any{"api_key": "gsk_racer_secret"})
+			},
+		} {
+			wg.Add(1)
+			go func() { defer wg.Done(); statuses[i] = req().status }()
+		}
+		wg.Wait()
+		for _, st := range statuses {
+			if st != 200 && st != 204 && st != 404 && st != 409 {
+				t.Fatalf("delete race %d: statuses = %v", round, statuses)
+			}
+		}
+		if err := h.consistency(); err != nil {
+			t.Fatalf("delete race %d (statuses %v): %v", round, statuses, err)
+		}
+		// Whatever won, the credential can be deleted now.
+		if r := h.do("DELETE", "/provider-credentials/"+c.ID, admin, nil); r.status != 204 && r.status != 404 {
+			t.Fatalf("delete race %d: a later delete: %d %s", round, r.status, r.body)
+		}
+	}
+	h.checkConsistent()
 }

@@ -86,6 +86,12 @@ var notReached = map[string]map[string]string{
 		"secretsmanager:RestoreSecret secret":  "secrets.Store.Create restores a secret whose name is taken; a new credential's id never is",
 		"secretsmanager:PutSecretValue secret": "the same path then writes the new key into the restored secret",
 	},
+	"update-credential": {
+		"secretsmanager:DescribeSecret secret": "secrets.Store.ScheduleDelete confirms a secret is already scheduled when the SDK's retry of a DeleteSecret whose answer was lost is refused; the events' faults never make the SDK retry",
+	},
+	"delete-credential": {
+		"secretsmanager:DescribeSecret secret": "the same ScheduleDelete confirmation as update-credential's",
+	},
 	"refresh-usage": {
 		"dynamodb:BatchGetItem CredentialsTable": "the orphan sweep checks which secrets a credential claims only for secrets over an hour old (refresh.SweepOptions.MinAge); a test's secrets are new",
 		"secretsmanager:DeleteSecret secret":     "the sweep then schedules the deletion of the unclaimed ones",

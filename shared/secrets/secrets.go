@@ -24,6 +24,7 @@ type API interface {
 	UpdateSecretVersionStage(context.Context, *secretsmanager.UpdateSecretVersionStageInput, ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
 	DeleteSecret(context.Context, *secretsmanager.DeleteSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DeleteSecretOutput, error)
 	RestoreSecret(context.Context, *secretsmanager.RestoreSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.RestoreSecretOutput, error)
+	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 }
 
 // Store is the Secrets Manager credentials.KeyStore.
@@ -194,16 +195,24 @@ func (s *Store) Discard(ctx context.Context, name string) error {
 	return nil
 }
 
-// ScheduleDelete deletes the secret after the recovery window.
+// ScheduleDelete deletes the secret after the recovery window. A secret
+// already scheduled is a success: AWS refuses a second DeleteSecret, which
+// is what the SDK's retry of one whose answer was lost gets.
 func (s *Store) ScheduleDelete(ctx context.Context, name string) error {
 	_, err := s.sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{
 		SecretId: &name, RecoveryWindowInDays: &s.recoveryWindow,
 	})
 	var nf *smtypes.ResourceNotFoundException
-	if err != nil && !errors.As(err, &nf) {
-		return fmt.Errorf("secrets: delete %s: %w", name, err)
+	var invalid *smtypes.InvalidRequestException
+	switch {
+	case err == nil || errors.As(err, &nf):
+		return nil
+	case errors.As(err, &invalid):
+		if d, derr := s.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name}); derr == nil && d.DeletedDate != nil {
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("secrets: delete %s: %w", name, err)
 }
 
 // Restore cancels a scheduled deletion.
