@@ -273,22 +273,51 @@ func (s *Store) ClaimedSecrets(ctx context.Context, refs []SecretClaim) (map[int
 // SecretClaimed is ClaimedSecrets for one secret with a consistent
 // GetItem: the sweep's last look before it deletes.
 func (s *Store) SecretClaimed(ctx context.Context, ref SecretClaim) (bool, error) {
+	st, err := s.SecretClaimState(ctx, ref, time.Now())
+	return st.Claimed, err
+}
+
+// ClaimState is what a consistent read of a secret's credential says.
+type ClaimState struct {
+	// Claimed: the credential exists, has a key and names the secret.
+	Claimed bool
+	// Locked: a request holds the credential's key lock (key_lock set and
+	// key_lock_until not before the time asked about), so it may be about
+	// to change the key or delete the credential.
+	Locked bool
+}
+
+// SecretClaimState reads ref's credential with a consistent GetItem and
+// says whether it claims ref's secret and whether it is locked at at: the
+// sweep's last look before it restores a secret scheduled for deletion.
+func (s *Store) SecretClaimState(ctx context.Context, ref SecretClaim, at time.Time) (ClaimState, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.credTable, Key: key(ref.OrgID, credSK(ref.CredentialID)), ConsistentRead: aws.Bool(true),
-		ProjectionExpression: aws.String("has_api_key, secret_name"),
+		ProjectionExpression: aws.String("has_api_key, secret_name, " + lockAttr + ", " + lockUntilAttr),
 	})
 	if err != nil {
-		return false, fmt.Errorf("dynamo: check secret claim: %w", err)
+		return ClaimState{}, fmt.Errorf("dynamo: check secret claim: %w", err)
 	}
 	if out.Item == nil {
-		return false, nil
+		return ClaimState{}, nil
 	}
 	rd := reader{it: out.Item}
 	hasKey, secret := rd.boolean("has_api_key"), rd.strOr("secret_name")
 	if rd.err != nil {
-		return false, fmt.Errorf("dynamo: check secret claim: %w", rd.err)
+		return ClaimState{}, fmt.Errorf("dynamo: check secret claim: %w", rd.err)
 	}
-	return hasKey && secret == ref.SecretName, nil
+	st := ClaimState{Claimed: hasKey && secret == ref.SecretName}
+	if _, held := out.Item[lockAttr]; held {
+		// As Lock: a lock whose key_lock_until is before now is free. One
+		// whose expiry cannot be read counts as held.
+		st.Locked = true
+		if v, ok := out.Item[lockUntilAttr].(*ddbtypes.AttributeValueMemberN); ok {
+			if until, err := strconv.ParseInt(v.Value, 10, 64); err == nil && until < at.UnixMilli() {
+				st.Locked = false
+			}
+		}
+	}
+	return st, nil
 }
 
 // sleep backs off before retrying unprocessed keys, as AWS advises.

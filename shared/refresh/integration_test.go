@@ -668,3 +668,101 @@ func TestSweepSparesAKeyReaddedAfterTheClaimCheck(t *testing.T) {
 		t.Fatalf("credential = %+v, %v; want it to claim %s", c, err, name)
 	}
 }
+
+// A request killed (timeout) between scheduling a secret's deletion and
+// writing the credential leaves a credential that still claims a secret
+// scheduled for deletion. The sweep restores it once the deletion is old
+// enough and the credential is not locked; a deletion nobody claims is
+// left to run.
+func TestSweepRestoresAClaimedSecretScheduledForDeletion(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	fake := newFakeProvider(t, 0, false)
+	schedule := func(name string) {
+		t.Helper()
+		if err := w.keys.ScheduleDelete(ctx, name); err != nil {
+			t.Fatalf("schedule deletion of %s: %v", name, err)
+		}
+	}
+	pendingDeletion := func(name string) bool {
+		t.Helper()
+		out, err := w.env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
+		if err != nil {
+			t.Fatalf("describe %s: %v", name, err)
+		}
+		return out.DeletedDate != nil
+	}
+	// Killed after DeleteSecret, before the credential write: the
+	// credential still has its key and names the secret.
+	killed := w.create("org-killed", "openai", fake.URL+"/v1", "sk-killed-key-0001", true)
+	schedule(killed.SecretName)
+	// The same, but a request holds the credential's lock (for an hour, so
+	// still held at the sweep's clock below): it may be about to write.
+	locked := w.create("org-locked", "openai", fake.URL+"/v1", "sk-locked-key-0001", true)
+	if _, err := w.store.Lock(ctx, locked.OrgID, locked.ID, "in-flight", time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("lock: %v", err)
+	}
+	schedule(locked.SecretName)
+	// Deleted and cleared as asked: nobody claims the secret.
+	gone := w.create("org-gone", "openai", fake.URL+"/v1", "sk-gone-key-00001", true)
+	if err := w.svc.Delete(ctx, gone.OrgID, gone.ID); err != nil {
+		t.Fatalf("delete credential: %v", err)
+	}
+	cleared := w.create("org-cleared", "openai", fake.URL+"/v1", "sk-cleared-key-001", true)
+	empty := ""
+	if _, err := w.svc.Update(ctx, cleared.OrgID, cleared.ID, credentials.UpdateInput{APIKey: &empty}); err != nil {
+		t.Fatalf("clear key: %v", err)
+	}
+	for _, n := range []string{killed.SecretName, locked.SecretName, gone.SecretName, cleared.SecretName} {
+		if !pendingDeletion(n) {
+			t.Fatalf("%s not scheduled for deletion before the sweep", n)
+		}
+	}
+
+	lister := refresh.NewSecretLister(w.keys, w.env.SM)
+	sweep := func(now time.Time) refresh.SweepStats {
+		t.Helper()
+		st, err := refresh.Sweep(ctx, lister, w.store, w.keys, refresh.SweepOptions{Now: func() time.Time { return now }, Log: w.b.Log})
+		if err != nil {
+			t.Fatalf("Sweep: %v", err)
+		}
+		return st
+	}
+
+	// Just scheduled: a request may still be in flight, nothing is restored.
+	if st := sweep(time.Now()); st.Restored != 0 || st.Pending != 4 {
+		t.Fatalf("sweep right after = %+v; want 4 pending, none restored", st)
+	}
+	// Ten minutes on: only the killed request's secret comes back.
+	st := sweep(time.Now().Add(10 * time.Minute))
+	if st.Pending != 4 || st.Restored != 1 || st.RestoreHeld != 1 || st.RestoreFailed != 0 || st.Deleted != 0 {
+		t.Fatalf("sweep 10 min on = %+v; want 4 pending, 1 restored, 1 held (locked), nothing deleted", st)
+	}
+	for _, tt := range []struct {
+		name, secret string
+		pending      bool
+	}{
+		{"claimed, unlocked", killed.SecretName, false},
+		{"claimed, locked", locked.SecretName, true},
+		{"credential deleted", gone.SecretName, true},
+		{"key cleared", cleared.SecretName, true},
+	} {
+		if got := pendingDeletion(tt.secret); got != tt.pending {
+			t.Errorf("%s: %s scheduled for deletion = %v, want %v", tt.name, tt.secret, got, tt.pending)
+		}
+	}
+	key, err := w.keys.Key(ctx, killed.SecretName, killed.KeyVersion)
+	if err != nil || key != "sk-killed-key-0001" {
+		t.Fatalf("restored key = %q, %v; want the credential's key back", key, err)
+	}
+	if !strings.Contains(w.logs(), "restored a secret scheduled for deletion") {
+		t.Errorf("no log line for the restore:\n%s", w.logs())
+	}
+	// Two hours on, the lock (an hour) is a dead request's: restored too.
+	if st := sweep(time.Now().Add(2 * time.Hour)); st.Restored != 1 || pendingDeletion(locked.SecretName) {
+		t.Fatalf("sweep after the lock expired = %+v; want the locked credential's secret restored", st)
+	}
+	if pendingDeletion(killed.SecretName) || !pendingDeletion(gone.SecretName) || !pendingDeletion(cleared.SecretName) {
+		t.Fatalf("after the last sweep: want only the unclaimed secrets still scheduled for deletion")
+	}
+}

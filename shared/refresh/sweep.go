@@ -10,50 +10,69 @@ import (
 	"github.com/acme/provider-credentials/shared/secrets"
 )
 
-// SecretLister lists the secrets under the prefix, a page at a time, and
-// reads one again (found false: it no longer exists).
+// SecretLister lists the secrets under the prefix, those scheduled for
+// deletion included, a page at a time, and reads one again (found false:
+// it no longer exists).
 type SecretLister interface {
 	List(ctx context.Context, fn func(secrets.Listed) (bool, error)) error
 	Describe(ctx context.Context, name string) (l secrets.Listed, found bool, err error)
 }
 
 // ClaimChecker says which secrets a credential claims, in bulk and (with a
-// consistent read) one at a time; *dynamo.Store is one.
+// consistent read) one at a time, the latter also whether the credential
+// is locked; *dynamo.Store is one.
 type ClaimChecker interface {
 	ClaimedSecrets(ctx context.Context, refs []dynamo.SecretClaim) (map[int]bool, error)
 	SecretClaimed(ctx context.Context, ref dynamo.SecretClaim) (bool, error)
+	SecretClaimState(ctx context.Context, ref dynamo.SecretClaim, at time.Time) (dynamo.ClaimState, error)
 }
 
-// SecretDeleter deletes a secret after the recovery window; *secrets.Store is one.
+// SecretDeleter deletes a secret after the recovery window, and cancels a
+// scheduled deletion; *secrets.Store is one.
 type SecretDeleter interface {
 	ScheduleDelete(ctx context.Context, name string) error
+	Restore(ctx context.Context, name string) error
 }
 
 // SweepOptions tunes a sweep. Zero values take the defaults.
 type SweepOptions struct {
-	MinAge     time.Duration // only secrets unchanged this long; default 1 h
+	MinAge     time.Duration // only secrets unchanged this long are deleted; default 1 h
 	MaxDeletes int           // deletions per sweep; default 25
-	Now        func() time.Time
-	Log        *slog.Logger
+	// RestoreAfter: a scheduled deletion is undone only once it was
+	// requested this long ago; default 5 min, longer than any request
+	// (API functions time out after 29 s, their key lock after 60 s).
+	RestoreAfter time.Duration
+	MaxRestores  int // restores per sweep, a cap of their own; default 25
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // SweepStats are the figures of one sweep.
 type SweepStats struct {
-	Listed  int // secrets under the prefix
-	Young   int // unchanged for less than MinAge: not judged
-	Foreign int // name not <prefix>/<org>/<credential id>: never deleted
+	Listed  int // secrets under the prefix, those scheduled for deletion included
+	Young   int // live, unchanged for less than MinAge: not judged
+	Foreign int // name not <prefix>/<org>/<credential id>: never deleted or restored
 	Orphans int // found unclaimed (up to the cap), the re-check included
 	Spared  int // found unclaimed, but claimed, changed or gone when re-checked just before deletion
 	Deleted int // scheduled for deletion
 	Failed  int // deletions (or their re-checks) that failed
+
+	Pending       int // listed secrets scheduled for deletion
+	Restored      int // scheduled for deletion though their credential still claims them: deletion cancelled
+	RestoreHeld   int // claimed in the bulk check, but when re-checked locked, no longer claimed, or no longer an old scheduled deletion: left alone
+	RestoreFailed int // restores (or their re-checks) that failed
 }
 
-// Sweep schedules for deletion (with the key store's recovery window, not
-// forced) the secrets under the prefix that no credential claims and that
-// have not changed for MinAge: those a crash left between writing a secret
-// and writing its credential. A credential claims a secret when it exists,
-// has a key and names that secret. At most MaxDeletes go per sweep; the
-// rest wait for the next.
+// Sweep repairs the two ways the credentials table and the key store can
+// disagree when a function dies between its two writes (a timeout kills it
+// before its compensation runs).
+//
+// Orphans: it schedules for deletion (with the key store's recovery
+// window, not forced) the secrets under the prefix that no credential
+// claims and that have not changed for MinAge: those a crash left between
+// writing a secret and writing its credential. A credential claims a
+// secret when it exists, has a key and names that secret. At most
+// MaxDeletes go per sweep; the rest wait for the next.
 //
 // The claims are read in bulk first, and a key can be re-added (secret
 // restored and written, then the credential) between that read and the
@@ -67,12 +86,33 @@ type SweepStats struct {
 // secret write lands between the re-read and DeleteSecret (a few
 // milliseconds); the deletion is then recoverable for the key store's
 // recovery window.
+//
+// Lost keys: clearing a key and deleting a credential schedule the
+// secret's deletion first, then write the credential. A function killed
+// in between leaves a credential that still claims a secret scheduled for
+// deletion, and the key is lost for good after the recovery window. The
+// sweep restores (RestoreSecret) such secrets: scheduled for deletion at
+// least RestoreAfter ago, still claimed when their credential is read
+// again (consistent GetItem) and the credential not locked (a request that
+// holds the lock may be about to write the credential; a lock past its
+// key_lock_until is a dead request's), and, read again, still scheduled
+// at least RestoreAfter ago. At most MaxRestores per sweep. A scheduled
+// secret no credential claims is being deleted as asked and is left alone.
+// Should a request lock the credential and clear its key after the
+// re-read but before RestoreSecret, the secret comes back unclaimed: an
+// orphan, which a later sweep deletes; a key is never lost that way.
 func Sweep(ctx context.Context, list SecretLister, claims ClaimChecker, del SecretDeleter, o SweepOptions) (SweepStats, error) {
 	if o.MinAge <= 0 {
 		o.MinAge = time.Hour
 	}
 	if o.MaxDeletes <= 0 {
 		o.MaxDeletes = 25
+	}
+	if o.RestoreAfter <= 0 {
+		o.RestoreAfter = 5 * time.Minute
+	}
+	if o.MaxRestores <= 0 {
+		o.MaxRestores = 25
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -81,24 +121,28 @@ func Sweep(ctx context.Context, list SecretLister, claims ClaimChecker, del Secr
 		o.Log = slog.Default()
 	}
 	var st SweepStats
-	cutoff := o.Now().Add(-o.MinAge)
-	var batch []dynamo.SecretClaim
-	capped := false
-	flush := func() (bool, error) {
-		if len(batch) == 0 || capped {
-			return !capped, nil
+	now := o.Now()
+	cutoff := now.Add(-o.MinAge)
+	restoreCutoff := now.Add(-o.RestoreAfter)
+	var orphans, pending []dynamo.SecretClaim
+	deletesCapped, restoresCapped := false, false
+
+	flushOrphans := func() error {
+		if len(orphans) == 0 || deletesCapped {
+			return nil
 		}
-		claimed, err := claims.ClaimedSecrets(ctx, batch)
+		defer func() { orphans = orphans[:0] }()
+		claimed, err := claims.ClaimedSecrets(ctx, orphans)
 		if err != nil {
-			return false, err
+			return err
 		}
-		for i, ref := range batch {
+		for i, ref := range orphans {
 			if claimed[i] {
 				continue
 			}
 			if st.Deleted+st.Failed >= o.MaxDeletes {
-				capped = true
-				return false, nil
+				deletesCapped = true
+				return nil
 			}
 			if ok, err := recheck(ctx, list, claims, ref, cutoff); err != nil {
 				st.Failed++
@@ -118,34 +162,115 @@ func Sweep(ctx context.Context, list SecretLister, claims ClaimChecker, del Secr
 			st.Deleted++
 			o.Log.InfoContext(ctx, "sweep: orphaned secret scheduled for deletion", "secret", ref.SecretName)
 		}
-		batch = batch[:0]
-		return st.Deleted+st.Failed < o.MaxDeletes, nil
+		deletesCapped = st.Deleted+st.Failed >= o.MaxDeletes
+		return nil
 	}
+
+	flushPending := func() error {
+		if len(pending) == 0 || restoresCapped {
+			return nil
+		}
+		defer func() { pending = pending[:0] }()
+		claimed, err := claims.ClaimedSecrets(ctx, pending)
+		if err != nil {
+			return err
+		}
+		for i, ref := range pending {
+			if !claimed[i] {
+				continue // being deleted as asked
+			}
+			if st.Restored+st.RestoreFailed >= o.MaxRestores {
+				restoresCapped = true
+				return nil
+			}
+			why, err := recheckRestore(ctx, list, claims, ref, now, restoreCutoff)
+			if err != nil {
+				st.RestoreFailed++
+				o.Log.WarnContext(ctx, "sweep: claimed secret scheduled for deletion not restored: re-check failed", "secret", ref.SecretName, "err", err)
+				continue
+			} else if why != "" {
+				st.RestoreHeld++
+				o.Log.InfoContext(ctx, "sweep: claimed secret scheduled for deletion left alone: "+why, "secret", ref.SecretName)
+				continue
+			}
+			if err := del.Restore(ctx, ref.SecretName); err != nil {
+				st.RestoreFailed++
+				o.Log.ErrorContext(ctx, "sweep: claimed secret scheduled for deletion not restored", "secret", ref.SecretName, "err", err)
+				continue
+			}
+			st.Restored++
+			o.Log.WarnContext(ctx, "sweep: restored a secret scheduled for deletion that its credential still claims (a request died between the two writes)",
+				"secret", ref.SecretName, "org", ref.OrgID, "credential", ref.CredentialID)
+		}
+		restoresCapped = st.Restored+st.RestoreFailed >= o.MaxRestores
+		return nil
+	}
+
 	err := list.List(ctx, func(l secrets.Listed) (bool, error) {
 		st.Listed++
+		if l.Deleted {
+			st.Pending++
+		}
+		ref := dynamo.SecretClaim{OrgID: l.OrgID, CredentialID: l.CredentialID, SecretName: l.Name}
 		switch {
-		case l.Deleted:
-			return true, nil
 		case l.OrgID == "":
 			st.Foreign++
-			return true, nil
+		case l.Deleted:
+			// Deletion requested less than RestoreAfter ago: the request
+			// may still be writing the credential.
+			if !restoresCapped && l.DeletedAt.Before(restoreCutoff) {
+				if pending = append(pending, ref); len(pending) >= 100 {
+					if err := flushPending(); err != nil {
+						return false, err
+					}
+				}
+			}
 		case !l.Changed.Before(cutoff):
 			st.Young++
-			return true, nil
+		case !deletesCapped:
+			if orphans = append(orphans, ref); len(orphans) >= 100 {
+				if err := flushOrphans(); err != nil {
+					return false, err
+				}
+			}
 		}
-		batch = append(batch, dynamo.SecretClaim{OrgID: l.OrgID, CredentialID: l.CredentialID, SecretName: l.Name})
-		if len(batch) < 100 {
-			return true, nil
-		}
-		return flush()
+		return !deletesCapped || !restoresCapped, nil
 	})
 	if err == nil {
-		_, err = flush()
+		err = flushPending()
+	}
+	if err == nil {
+		err = flushOrphans()
 	}
 	if err != nil {
 		return st, fmt.Errorf("refresh: sweep secrets: %w", err)
 	}
 	return st, nil
+}
+
+// recheckRestore reads ref's credential, then its secret, again before a
+// restore; why is "" when the secret is still to be restored, else the
+// reason it is left alone.
+func recheckRestore(ctx context.Context, list SecretLister, claims ClaimChecker, ref dynamo.SecretClaim, now, cutoff time.Time) (why string, err error) {
+	cs, err := claims.SecretClaimState(ctx, ref, now)
+	switch {
+	case err != nil:
+		return "", err
+	case !cs.Claimed:
+		return "no longer claimed", nil
+	case cs.Locked:
+		return "credential locked by a request in flight", nil
+	}
+	l, found, err := list.Describe(ctx, ref.SecretName)
+	switch {
+	case err != nil:
+		return "", err
+	case !found || !l.Deleted:
+		return "no longer scheduled for deletion", nil
+	case !l.DeletedAt.Before(cutoff):
+		return "deletion requested again since it was listed", nil
+	}
+	return "", nil
 }
 
 // recheck reads ref's credential, then its secret, again; ok is true when

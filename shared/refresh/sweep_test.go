@@ -3,6 +3,7 @@ package refresh_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -20,6 +21,10 @@ type oneSecret struct {
 	claimedNow  bool
 	describeErr error
 	deleted     []string
+
+	claimedInBulk bool // the bulk check's answer (else unclaimed)
+	locked        bool // the re-read credential holds a live lock
+	restored      []string
 }
 
 func (o *oneSecret) List(_ context.Context, fn func(secrets.Listed) (bool, error)) error {
@@ -32,7 +37,19 @@ func (o *oneSecret) Describe(context.Context, string) (secrets.Listed, bool, err
 }
 
 func (o *oneSecret) ClaimedSecrets(context.Context, []dynamo.SecretClaim) (map[int]bool, error) {
+	if o.claimedInBulk {
+		return map[int]bool{0: true}, nil
+	}
 	return map[int]bool{}, nil // the bulk check: unclaimed
+}
+
+func (o *oneSecret) SecretClaimState(context.Context, dynamo.SecretClaim, time.Time) (dynamo.ClaimState, error) {
+	return dynamo.ClaimState{Claimed: o.claimedNow, Locked: o.locked}, nil
+}
+
+func (o *oneSecret) Restore(_ context.Context, name string) error {
+	o.restored = append(o.restored, name)
+	return nil
 }
 
 func (o *oneSecret) SecretClaimed(context.Context, dynamo.SecretClaim) (bool, error) {
@@ -79,5 +96,90 @@ func TestSweepRechecksBeforeDeleting(t *testing.T) {
 				t.Fatalf("deleted %v, stats %+v; want deleted %v, spared %d, failed %d", o.deleted, st, tt.deleted, tt.spared, tt.failed)
 			}
 		})
+	}
+}
+
+func TestSweepRestoresOnlyAClaimedOldUnlockedDeletion(t *testing.T) {
+	now := time.Now()
+	pending := secrets.Listed{Name: "p/org/c1", OrgID: "org", CredentialID: "c1", Changed: now.Add(-48 * time.Hour),
+		Deleted: true, DeletedAt: now.Add(-10 * time.Minute)}
+	fresh := pending
+	fresh.DeletedAt = now.Add(-time.Minute)
+	live := pending
+	live.Deleted, live.DeletedAt = false, time.Time{}
+	tests := []struct {
+		name          string
+		listed        secrets.Listed
+		bulk, claimed bool
+		locked        bool
+		now           secrets.Listed
+		found         bool
+		describeErr   error
+		restored      bool
+		held, failed  int
+	}{
+		{"claimed, unlocked, old", pending, true, true, false, pending, true, nil, true, 0, 0},
+		{"unclaimed: being deleted as asked", pending, false, false, false, pending, true, nil, false, 0, 0},
+		{"requested a minute ago: a request may be in flight", fresh, true, true, false, fresh, true, nil, false, 0, 0},
+		{"no longer claimed when re-read", pending, true, false, false, pending, true, nil, false, 1, 0},
+		{"credential locked", pending, true, true, true, pending, true, nil, false, 1, 0},
+		{"deletion requested again since", pending, true, true, false, fresh, true, nil, false, 1, 0},
+		{"restored since", pending, true, true, false, live, true, nil, false, 1, 0},
+		{"gone since", pending, true, true, false, secrets.Listed{}, false, nil, false, 1, 0},
+		{"re-read failed", pending, true, true, false, secrets.Listed{}, false, errors.New("throttled"), false, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &oneSecret{listed: tt.listed, now: tt.now, found: tt.found, claimedInBulk: tt.bulk, claimedNow: tt.claimed,
+				locked: tt.locked, describeErr: tt.describeErr}
+			st, err := refresh.Sweep(context.Background(), o, o, o, refresh.SweepOptions{Now: func() time.Time { return now }, Log: quiet()})
+			if err != nil {
+				t.Fatalf("Sweep: %v", err)
+			}
+			if len(o.deleted) != 0 {
+				t.Fatalf("deleted %v: a secret scheduled for deletion is never deleted again", o.deleted)
+			}
+			if (len(o.restored) == 1) != tt.restored || st.Restored != len(o.restored) || st.RestoreHeld != tt.held || st.RestoreFailed != tt.failed || st.Pending != 1 {
+				t.Fatalf("restored %v, stats %+v; want restored %v, held %d, failed %d, pending 1", o.restored, st, tt.restored, tt.held, tt.failed)
+			}
+		})
+	}
+}
+
+// manyPending lists n claimed secrets scheduled for deletion long ago.
+type manyPending struct {
+	oneSecret
+	n int
+}
+
+func (m *manyPending) List(_ context.Context, fn func(secrets.Listed) (bool, error)) error {
+	for i := range m.n {
+		l := m.listed
+		l.Name, l.CredentialID = fmt.Sprintf("p/org/c%d", i), fmt.Sprintf("c%d", i)
+		if more, err := fn(l); err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *manyPending) ClaimedSecrets(_ context.Context, refs []dynamo.SecretClaim) (map[int]bool, error) {
+	claimed := map[int]bool{}
+	for i := range refs {
+		claimed[i] = true
+	}
+	return claimed, nil
+}
+
+func TestSweepCapsRestores(t *testing.T) {
+	now := time.Now()
+	l := secrets.Listed{OrgID: "org", Changed: now.Add(-48 * time.Hour), Deleted: true, DeletedAt: now.Add(-time.Hour)}
+	m := &manyPending{oneSecret: oneSecret{listed: l, now: l, found: true, claimedNow: true}, n: 7}
+	st, err := refresh.Sweep(context.Background(), m, m, m, refresh.SweepOptions{Now: func() time.Time { return now }, MaxRestores: 3, Log: quiet()})
+	if err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	if st.Restored != 3 || len(m.restored) != 3 {
+		t.Fatalf("restored %v (%+v); want 3, the cap", m.restored, st)
 	}
 }

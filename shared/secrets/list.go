@@ -25,16 +25,20 @@ type Listed struct {
 	CredentialID string
 	Changed      time.Time // the later of CreatedDate and LastChangedDate
 	Deleted      bool      // scheduled for deletion
+	// DeletedAt is when the deletion was requested (zero unless Deleted):
+	// see deletedAt.
+	DeletedAt time.Time
 }
 
 // List calls fn for every secret whose name starts with <prefix>/, one
 // ListSecrets page (100) at a time, until fn returns false or an error.
-// Secrets scheduled for deletion are not listed (AWS's default), and are
-// marked Deleted should an emulator list them.
+// Secrets scheduled for deletion are listed too (IncludePlannedDeletion),
+// marked Deleted.
 func (s *Store) List(ctx context.Context, api ListAPI, fn func(Listed) (bool, error)) error {
 	in := &secretsmanager.ListSecretsInput{
-		MaxResults: aws.Int32(100),
-		Filters:    []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{s.prefix + "/"}}},
+		MaxResults:             aws.Int32(100),
+		IncludePlannedDeletion: aws.Bool(true),
+		Filters:                []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{s.prefix + "/"}}},
 	}
 	p := secretsmanager.NewListSecretsPaginator(api, in)
 	for p.HasMorePages() {
@@ -81,6 +85,9 @@ func (s *Store) Describe(ctx context.Context, api DescribeAPI, name string) (l L
 
 func (s *Store) listed(name string, created, changed, deleted *time.Time) Listed {
 	l := Listed{Name: name, Deleted: deleted != nil}
+	if deleted != nil {
+		l.DeletedAt = s.deletedAt(*deleted, time.Now())
+	}
 	if created != nil {
 		l.Changed = *created
 	}
@@ -89,6 +96,21 @@ func (s *Store) listed(name string, created, changed, deleted *time.Time) Listed
 	}
 	l.OrgID, l.CredentialID = s.parseName(name)
 	return l
+}
+
+// deletedAt is when the deletion of a secret whose DeletedDate is d was
+// requested. AWS documents DeletedDate (SecretListEntry) as the time the
+// deletion occurred, i.e. was requested; moto 5.2.1 reports instead the
+// date the secret will be deleted for good, the request plus the recovery
+// window (as DeleteSecret's DeletionDate). A DeletedDate more than a day
+// after now can only be the latter, so the recovery window is taken off
+// (this store's: exact unless the window was changed since the request).
+// Without this, a planned date would look young until the secret is gone.
+func (s *Store) deletedAt(d, now time.Time) time.Time {
+	if d.After(now.Add(24 * time.Hour)) {
+		return d.Add(-time.Duration(s.recoveryWindow) * 24 * time.Hour)
+	}
+	return d
 }
 
 // parseName reverses Name: <prefix>/<escaped org>/<credential id>.
