@@ -171,7 +171,9 @@ func (r *Runner) summarize(ctx context.Context, rep Report, runErr error) {
 	}
 	if rep.Sweep != nil {
 		attrs = append(attrs, "secrets_listed", rep.Sweep.Listed, "secrets_orphaned", rep.Sweep.Orphans, "secrets_spared", rep.Sweep.Spared,
-			"secrets_deleted", rep.Sweep.Deleted, "secrets_delete_failed", rep.Sweep.Failed)
+			"secrets_deleted", rep.Sweep.Deleted, "secrets_delete_failed", rep.Sweep.Failed,
+			"secrets_pending_deletion", rep.Sweep.Pending, "secrets_restored", rep.Sweep.Restored,
+			"secrets_restore_held", rep.Sweep.RestoreHeld, "secrets_restore_failed", rep.Sweep.RestoreFailed)
 	}
 	level := slog.LevelInfo
 	if runErr != nil {
@@ -215,10 +217,13 @@ func WriteEMF(w io.Writer, at time.Time, rep Report) error {
 		{"Duration", "Milliseconds", rep.Duration.Milliseconds()},
 	}
 	if rep.Sweep != nil {
-		figures = append(figures, struct {
+		figures = append(figures, []struct {
 			name, unit string
 			value      any
-		}{"OrphanedSecretsDeleted", "Count", rep.Sweep.Deleted})
+		}{
+			{"OrphanedSecretsDeleted", "Count", rep.Sweep.Deleted},
+			{"RestoredSecrets", "Count", rep.Sweep.Restored},
+		}...)
 	}
 	doc := map[string]any{"Function": metricFunction, "Segment": strconv.Itoa(rep.Segment.Index)}
 	var metrics []metric
