@@ -115,8 +115,12 @@ func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Cre
 		if st.landed(c) {
 			return c, nil
 		}
+		// Not seen, but a create holds no lock to fence with: its write may
+		// still land. So the secret is only scheduled for deletion: if the
+		// write lands after all, the sweep finds the credential claiming a
+		// secret scheduled for deletion and restores it.
 		if claimed, known := st.claims(ref.Name); known && !claimed {
-			s.undo(ctx, "discard new secret", ref.Name, s.keys.Discard)
+			s.undo(ctx, "delete new secret", ref.Name, s.keys.ScheduleDelete)
 		}
 		return Credential{}, err
 	}

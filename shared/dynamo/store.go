@@ -335,7 +335,10 @@ func (s *Store) Fence(ctx context.Context, c credentials.Credential) (cur creden
 			return credentials.Credential{}, false, false, nil
 		}
 		cur, err := decode(ccf.Item)
-		return cur, err == nil, false, err
+		// A fence whose answer was lost, retried by the SDK: still held.
+		lock, _ := ccf.Item[lockAttr].(*ddbtypes.AttributeValueMemberS)
+		held := lock != nil && lock.Value == fenced(c.LockToken)
+		return cur, err == nil, held && err == nil, err
 	case err != nil:
 		return credentials.Credential{}, false, false, fmt.Errorf("dynamo: fence credential %s: %w", c.ID, err)
 	}

@@ -85,6 +85,7 @@ var notReached = map[string]map[string]string{
 	"create-credential": {
 		"secretsmanager:RestoreSecret secret":  "secrets.Store.Create restores a secret whose name is taken; a new credential's id never is",
 		"secretsmanager:PutSecretValue secret": "the same path then writes the new key into the restored secret",
+		"secretsmanager:DescribeSecret secret": "the same ScheduleDelete confirmation as update-credential's, after a failed create",
 	},
 	"update-credential": {
 		"secretsmanager:DescribeSecret secret": "secrets.Store.ScheduleDelete confirms a secret is already scheduled when the SDK's retry of a DeleteSecret whose answer was lost is refused; the events' faults never make the SDK retry",

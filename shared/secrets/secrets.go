@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -178,6 +179,12 @@ func (s *Store) Revert(ctx context.Context, name, to, from string) error {
 		MoveToVersionId: &to, RemoveFromVersionId: &from,
 	})
 	if err != nil {
+		// A retry of a revert that landed is refused (from no longer holds
+		// the label): check whether to is current already.
+		if d, derr := s.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name}); derr == nil &&
+			slices.Contains(d.VersionIdsToStages[to], "AWSCURRENT") {
+			return nil
+		}
 		return fmt.Errorf("secrets: revert %s: %w", name, err)
 	}
 	return nil
