@@ -16,7 +16,6 @@ import (
 
 	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/authn"
-	"github.com/acme/provider-credentials/shared/gateway"
 	"github.com/acme/provider-credentials/shared/localapi"
 	"github.com/acme/provider-credentials/shared/refresh"
 	"github.com/acme/provider-credentials/shared/samtemplate"
@@ -34,36 +33,21 @@ func main() {
 func run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	slog.SetDefault(log)
-	tpl, err := samtemplate.Load("template.yaml")
+	local, err := localapi.Start(ctx)
 	if err != nil {
 		return err
 	}
-	stack, err := localapi.StartStack(ctx, tpl)
-	if err != nil {
-		return err
-	}
-	defer stack.Stop()
+	defer local.Stop()
+	tpl, stack, b := local.Template, local.Stack, local.Builder
 
 	verifier, how, err := verifier(ctx)
-	if err != nil {
-		return err
-	}
-	clients, err := localapi.Clients(ctx, 8)
-	if err != nil {
-		return err
-	}
-	b, err := app.NewBuilder(ctx, os.Getenv, clients)
 	if err != nil {
 		return err
 	}
 	if err := startRefresh(ctx, tpl, b); err != nil {
 		return err
 	}
-	routes, err := localapi.Routes(tpl, b)
-	if err != nil {
-		return err
-	}
-	gw, err := gateway.New(routes, verifier, gateway.Options{Logger: log})
+	gw, err := localapi.Handler(tpl, b, verifier)
 	if err != nil {
 		return err
 	}
@@ -79,12 +63,12 @@ func run(ctx context.Context) error {
 	fmt.Fprintf(os.Stderr, `
 Provider credentials API on http://%s
   AWS endpoint: %s (tables %v)
-  routes: %d, from template.yaml
+  routes: every HttpApi event of template.yaml
   tokens: %s
   try:    curl -H "Authorization: Bearer $TOKEN" http://%s/provider-credentials
 Ctrl-C stops everything this started.
 
-`, ln.Addr(), stack.Endpoint, stack.Tables, len(routes), how, ln.Addr())
+`, ln.Addr(), stack.Endpoint, stack.Tables, how, ln.Addr())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

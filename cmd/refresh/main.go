@@ -12,10 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/localapi"
 	"github.com/acme/provider-credentials/shared/refresh"
-	"github.com/acme/provider-credentials/shared/samtemplate"
 )
 
 func main() {
@@ -30,31 +28,20 @@ func main() {
 func run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	slog.SetDefault(log)
-	tpl, err := samtemplate.Load("template.yaml")
-	if err != nil {
-		return err
-	}
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
 		fmt.Fprintln(os.Stderr, "refresh: AWS_ENDPOINT_URL is unset: starting a fresh emulator; set it to the one `make run` printed to refresh its credentials")
 	}
-	stack, err := localapi.StartStack(ctx, tpl)
+	local, err := localapi.Start(ctx)
 	if err != nil {
 		return err
 	}
-	defer stack.Stop()
+	defer local.Stop()
+	tpl, b := local.Template, local.Builder
 	_, timeout, err := refresh.LocalSchedule(tpl)
 	if err != nil {
 		return err
 	}
 	cfg, err := refresh.LoadConfig(os.Getenv)
-	if err != nil {
-		return err
-	}
-	clients, err := localapi.Clients(ctx, 8)
-	if err != nil {
-		return err
-	}
-	b, err := app.NewBuilder(ctx, os.Getenv, clients)
 	if err != nil {
 		return err
 	}

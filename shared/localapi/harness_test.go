@@ -15,7 +15,6 @@ import (
 	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/authn"
 	"github.com/acme/provider-credentials/shared/awstest"
-	"github.com/acme/provider-credentials/shared/gateway"
 	"github.com/acme/provider-credentials/shared/localapi"
 	"github.com/acme/provider-credentials/shared/rie"
 )
@@ -55,17 +54,13 @@ func harnessFor(t *testing.T, env *awstest.Env) *harness {
 	if err != nil {
 		t.Fatalf("template: %v", err)
 	}
-	routes, err := localapi.Routes(tpl, b)
-	if err != nil {
-		t.Fatalf("routes: %v", err)
-	}
 	dev, err := authn.NewDevIssuer()
 	if err != nil {
 		t.Fatalf("dev issuer: %v", err)
 	}
-	gw, err := gateway.New(routes, dev.Verifier(), gateway.Options{Logger: b.Log})
+	gw, err := localapi.Handler(tpl, b, dev.Verifier())
 	if err != nil {
-		t.Fatalf("gateway: %v", err)
+		t.Fatalf("local API: %v", err)
 	}
 	return &harness{t: t, env: env, h: gw, dev: dev, log: logs}
 }

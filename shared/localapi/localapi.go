@@ -6,12 +6,14 @@ package localapi
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"unicode"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/authn"
 	"github.com/acme/provider-credentials/shared/gateway"
 	"github.com/acme/provider-credentials/shared/samtemplate"
 )
@@ -51,4 +53,14 @@ func Routes(tpl *samtemplate.Template, b *app.Builder) ([]gateway.Route, error) 
 		}
 	}
 	return routes, nil
+}
+
+// Handler is the whole API as API Gateway serves it: every HttpApi route
+// of the template behind the gateway emulator, tokens checked by v.
+func Handler(tpl *samtemplate.Template, b *app.Builder, v authn.Verifier) (http.Handler, error) {
+	routes, err := Routes(tpl, b)
+	if err != nil {
+		return nil, err
+	}
+	return gateway.New(routes, v, gateway.Options{Logger: b.Log})
 }

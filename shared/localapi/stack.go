@@ -94,3 +94,38 @@ func Clients(ctx context.Context, maxAttempts int) (app.Clients, error) {
 	}
 	return app.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)}, nil
 }
+
+// Local is what a local tool runs on: the template, the AWS side and a
+// builder over clients from the default configuration chain.
+type Local struct {
+	Template *samtemplate.Template
+	Stack    *Stack
+	Builder  *app.Builder
+}
+
+// Start loads template.yaml from the working directory, starts the AWS
+// side (StartStack) and builds the clients (8 attempts, so a busy emulator
+// is retried) and the builder. Stop it when done.
+func Start(ctx context.Context) (*Local, error) {
+	tpl, err := samtemplate.Load("template.yaml")
+	if err != nil {
+		return nil, err
+	}
+	stack, err := StartStack(ctx, tpl)
+	if err != nil {
+		return nil, err
+	}
+	l := &Local{Template: tpl, Stack: stack}
+	clients, err := Clients(ctx, 8)
+	if err == nil {
+		l.Builder, err = app.NewBuilder(ctx, os.Getenv, clients)
+	}
+	if err != nil {
+		stack.Stop()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Stop ends what Start started.
+func (l *Local) Stop() { l.Stack.Stop() }

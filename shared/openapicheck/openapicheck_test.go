@@ -20,7 +20,6 @@ import (
 	"github.com/acme/provider-credentials/shared/awstest"
 	"github.com/acme/provider-credentials/shared/credentials"
 	"github.com/acme/provider-credentials/shared/fakeprovider"
-	"github.com/acme/provider-credentials/shared/gateway"
 	"github.com/acme/provider-credentials/shared/httpapi"
 	"github.com/acme/provider-credentials/shared/localapi"
 	"github.com/acme/provider-credentials/shared/openapicheck"
@@ -128,21 +127,18 @@ func newAPI(t *testing.T) *apiHarness {
 	if err != nil {
 		t.Fatalf("builder: %v", err)
 	}
+	b.Log = slog.New(slog.DiscardHandler)
 	tpl, err := awstest.Template()
 	if err != nil {
 		t.Fatalf("template: %v", err)
-	}
-	routes, err := localapi.Routes(tpl, b)
-	if err != nil {
-		t.Fatalf("routes: %v", err)
 	}
 	dev, err := authn.NewDevIssuer()
 	if err != nil {
 		t.Fatalf("dev issuer: %v", err)
 	}
-	gw, err := gateway.New(routes, dev.Verifier(), gateway.Options{Logger: slog.New(slog.DiscardHandler)})
+	gw, err := localapi.Handler(tpl, b, dev.Verifier())
 	if err != nil {
-		t.Fatalf("gateway: %v", err)
+		t.Fatalf("local API: %v", err)
 	}
 	return &apiHarness{h: gw, dev: dev}
 }
