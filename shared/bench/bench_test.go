@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -322,13 +323,7 @@ func BenchmarkSDKFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := &dynamodb.GetItemInput{
-		TableName: aws.String(st.world.Env["CREDENTIALS_TABLE"]), ConsistentRead: aws.Bool(true),
-		Key: map[string]ddbtypes.AttributeValue{
-			"pk": &ddbtypes.AttributeValueMemberS{Value: Org},
-			"sk": &ddbtypes.AttributeValueMemberS{Value: "cred#00000000-0000-4000-8000-000000000000"},
-		},
-	}
+	in := getItemInput()
 	b.Run("getitem", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -349,13 +344,7 @@ func BenchmarkMotoRoundTrip(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := &dynamodb.GetItemInput{
-		TableName: aws.String(st.world.Env["CREDENTIALS_TABLE"]), ConsistentRead: aws.Bool(true),
-		Key: map[string]ddbtypes.AttributeValue{
-			"pk": &ddbtypes.AttributeValueMemberS{Value: Org},
-			"sk": &ddbtypes.AttributeValueMemberS{Value: "cred#00000000-0000-4000-8000-000000000000"},
-		},
-	}
+	in := getItemInput()
 	b.Run("getitem", func(b *testing.B) {
 		for b.Loop() {
 			if _, err := db.GetItem(ctx, in); err != nil {
@@ -371,4 +360,17 @@ func BenchmarkMotoRoundTrip(b *testing.B) {
 			}
 		}
 	})
+}
+
+// getItemInput is the get route's own GetItem: the keyed credential of the
+// recorded scenario, under the credentials table's real key layout.
+func getItemInput() *dynamodb.GetItemInput {
+	i := slices.IndexFunc(st.outcomes, func(o Outcome) bool { return o.Name == "get" })
+	return &dynamodb.GetItemInput{
+		TableName: aws.String(st.world.Env["CREDENTIALS_TABLE"]), ConsistentRead: aws.Bool(true),
+		Key: map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: Org},
+			"sk": &ddbtypes.AttributeValueMemberS{Value: "CRED#" + path.Base(st.outcomes[i].Request.Path)},
+		},
+	}
 }
