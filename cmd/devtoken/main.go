@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acme/provider-credentials/shared/authn"
+	"github.com/acme/provider-credentials/shared/dev/authn"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/provider-credentials/shared/authn"
+	"github.com/acme/provider-credentials/shared/dev/authn"
 )
 
 func TestRun(t *testing.T) {

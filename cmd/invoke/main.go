@@ -26,9 +26,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/acme/provider-credentials/shared/localapi"
-	"github.com/acme/provider-credentials/shared/rie"
-	"github.com/acme/provider-credentials/shared/samtemplate"
+	"github.com/acme/provider-credentials/shared/dev/localapi"
+	"github.com/acme/provider-credentials/shared/dev/rie"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 )
 
 func main() {

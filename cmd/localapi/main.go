@@ -15,10 +15,11 @@ import (
 	"time"
 
 	"github.com/acme/provider-credentials/shared/app"
-	"github.com/acme/provider-credentials/shared/authn"
-	"github.com/acme/provider-credentials/shared/localapi"
+	"github.com/acme/provider-credentials/shared/dev/authn"
+	"github.com/acme/provider-credentials/shared/dev/localapi"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/refresh"
-	"github.com/acme/provider-credentials/shared/samtemplate"
+	"github.com/acme/provider-credentials/shared/scheduled"
 )
 
 func main() {
@@ -88,7 +89,7 @@ Ctrl-C stops everything this started.
 // startRefresh runs the scheduled usage refresh in the background on the
 // template's schedule, as EventBridge would invoke RefreshUsageFunction.
 func startRefresh(ctx context.Context, tpl *samtemplate.Template, b *app.Builder) error {
-	every, timeout, err := refresh.LocalSchedule(tpl)
+	every, timeout, err := localapi.RefreshSchedule(tpl)
 	if err != nil {
 		return err
 	}
@@ -96,7 +97,7 @@ func startRefresh(ctx context.Context, tpl *samtemplate.Template, b *app.Builder
 	if err != nil {
 		return err
 	}
-	r, err := refresh.NewRunner(b, cfg, os.Stdout)
+	r, err := scheduled.Runner(b, cfg, os.Stdout)
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/acme/provider-credentials/shared/localapi"
+	"github.com/acme/provider-credentials/shared/dev/localapi"
 	"github.com/acme/provider-credentials/shared/refresh"
+	"github.com/acme/provider-credentials/shared/scheduled"
 )
 
 func main() {
@@ -37,7 +38,7 @@ func run(ctx context.Context) error {
 	}
 	defer local.Stop()
 	tpl, b := local.Template, local.Builder
-	_, timeout, err := refresh.LocalSchedule(tpl)
+	_, timeout, err := localapi.RefreshSchedule(tpl)
 	if err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := refresh.NewRunner(b, cfg, os.Stdout)
+	r, err := scheduled.Runner(b, cfg, os.Stdout)
 	if err != nil {
 		return err
 	}

@@ -14,12 +14,13 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/routes"
 )
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
 	cfg := app.AWSConfig(os.Getenv, 0) // built once, at cold start
-	h, err := app.New(context.Background(), app.GetUsage, os.Getenv, app.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)})
+	h, err := routes.New(context.Background(), routes.GetUsage, os.Getenv, app.Clients{DynamoDB: dynamodb.NewFromConfig(cfg), SecretsManager: secretsmanager.NewFromConfig(cfg)})
 	if err != nil {
 		slog.Error("init failed", "err", err)
 		os.Exit(1)

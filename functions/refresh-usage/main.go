@@ -14,6 +14,7 @@ import (
 
 	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/refresh"
+	"github.com/acme/provider-credentials/shared/scheduled"
 )
 
 func main() {
@@ -39,5 +40,5 @@ func build(ctx context.Context) (*refresh.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return refresh.NewRunner(b, cfg, os.Stdout)
+	return scheduled.Runner(b, cfg, os.Stdout)
 }

@@ -12,11 +12,12 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/routes"
 )
 
 func main() {
 	slog.SetDefault(lambdacontext.NewLogger())
-	h, err := app.New(context.Background(), app.TestCredential, os.Getenv, app.Clients{})
+	h, err := routes.New(context.Background(), routes.TestCredential, os.Getenv, app.Clients{})
 	if err != nil {
 		slog.Error("init failed", "err", err)
 		os.Exit(1)

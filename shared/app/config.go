@@ -1,6 +1,8 @@
-// Package app wires the service together: configuration from the
-// environment, AWS clients and handlers, once per cold start. Each
-// functions/<name>/main.go calls one constructor here.
+// Package app wires the service together, once per cold start:
+// configuration from the environment, the AWS clients, the adapters and the
+// services built on them, and the scheduled refresh's runner. The HTTP
+// functions' handlers are built on top of it by package routes; app itself
+// links no HTTP layer, so the refresh function does not either.
 package app
 
 import (
@@ -9,9 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/acme/provider-credentials/shared/httpapi"
 )
+
+// Auth says which JWT claims carry the organisation and the role, and which
+// roles are admins (httpapi.Auth has the same fields).
+type Auth struct {
+	OrgClaim   string   // default "org_id"
+	RoleClaim  string   // default "org_role"
+	AdminRoles []string // default admin, owner
+}
 
 // Config is everything read from the environment.
 type Config struct {
@@ -19,7 +27,7 @@ type Config struct {
 	UsageTable       string        // USAGE_TABLE
 	SecretPrefix     string        // SECRET_PREFIX, default "provider-credentials"
 	RecoveryDays     int           // SECRET_RECOVERY_DAYS, 7 to 30, default 7
-	Auth             httpapi.Auth  // ORG_ID_CLAIM, ORG_ROLE_CLAIM, ADMIN_ROLES
+	Auth             Auth          // ORG_ID_CLAIM, ORG_ROLE_CLAIM, ADMIN_ROLES
 	UsageFresh       time.Duration // USAGE_FRESH_SECONDS, default 60
 	ScheduledFresh   time.Duration // USAGE_SCHEDULED_FRESH_SECONDS, default 360: results of the scheduled refresh
 	ProbeTimeout     time.Duration // PROBE_TIMEOUT_SECONDS, default 10
@@ -50,7 +58,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		UsageTable:       get("USAGE_TABLE", ""),
 		SecretPrefix:     get("SECRET_PREFIX", "provider-credentials"),
 		RecoveryDays:     num("SECRET_RECOVERY_DAYS", 7, 7, 30),
-		Auth: httpapi.Auth{
+		Auth: Auth{
 			OrgClaim:  get("ORG_ID_CLAIM", "org_id"),
 			RoleClaim: get("ORG_ROLE_CLAIM", "org_role"),
 		},

@@ -1,8 +1,6 @@
 package app
 
 import (
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"reflect"
 	"strings"
 	"testing"
@@ -36,25 +34,5 @@ func TestLoadConfigFailsFast(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
-	}
-}
-
-func TestEveryFunctionBuilds(t *testing.T) {
-	cfg := Config{CredentialsTable: "c", UsageTable: "u", SecretPrefix: "p", RecoveryDays: 7}
-	b := &Builder{Config: cfg, Clients: Clients{DynamoDB: dynamodb.New(dynamodb.Options{}), SecretsManager: secretsmanager.New(secretsmanager.Options{})}}
-	for name := range Functions() {
-		if h, err := b.Handler(name); err != nil || h == nil {
-			t.Errorf("Handler(%q) = %v, %v", name, h, err)
-		}
-	}
-	// A function missing a client it calls fails at cold start, not at its first request.
-	bare := &Builder{Config: cfg}
-	for name, want := range map[string]bool{"list-credentials": false, "get-usage": false, "test-credential": true} {
-		if _, err := bare.Handler(name); (err == nil) != want {
-			t.Errorf("Handler(%q) without clients: err = %v, want error %v", name, err, !want)
-		}
-	}
-	if _, err := b.Handler("nope"); err == nil {
-		t.Error("Handler(nope): want an error")
 	}
 }

@@ -21,11 +21,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/acme/provider-credentials/shared/app"
-	"github.com/acme/provider-credentials/shared/awstest"
 	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/dev/awstest"
 	"github.com/acme/provider-credentials/shared/dynamo"
 	"github.com/acme/provider-credentials/shared/liveusage"
 	"github.com/acme/provider-credentials/shared/refresh"
+	"github.com/acme/provider-credentials/shared/scheduled"
 	"github.com/acme/provider-credentials/shared/secrets"
 	"github.com/acme/provider-credentials/shared/usage"
 )
@@ -201,7 +202,7 @@ func (w *world) runner(metrics *bytes.Buffer) *refresh.Runner {
 	if err != nil {
 		w.t.Fatalf("LoadConfig: %v", err)
 	}
-	r, err := refresh.NewRunner(w.b, cfg, metrics)
+	r, err := scheduled.Runner(w.b, cfg, metrics)
 	if err != nil {
 		w.t.Fatalf("NewRunner: %v", err)
 	}

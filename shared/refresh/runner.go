@@ -11,10 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/dynamo"
-	"github.com/acme/provider-credentials/shared/liveusage"
-	"github.com/acme/provider-credentials/shared/secrets"
 )
 
 // Config is the refresh's own configuration, read from the environment
@@ -70,48 +67,48 @@ type Runner struct {
 	now    func() time.Time
 }
 
-// NewRunner wires the engine from b: the DynamoDB scan and cursors, and
-// the usage service (key cache, prober, cache writes) of the usage route.
-// metrics receives the embedded-metric-format line (os.Stdout in Lambda).
-func NewRunner(b *app.Builder, cfg Config, metrics io.Writer) (*Runner, error) {
-	ac := b.Config
-	if ac.UsageTable == "" {
-		return nil, errors.New("refresh: USAGE_TABLE is not set")
-	}
-	itemTimeout := ac.ProbeTimeout + 5*time.Second
+// Deps are what a Runner runs on: the scan of the credentials table, the
+// segments' cursors, the usage service that probes and caches, and, when
+// the sweep is on, the sweep's view of both stores.
+type Deps struct {
+	Source    Source
+	Cursors   Cursors
+	Refresher Refresher
+	Sweep     *SweepDeps // nil: no sweep
+	Log       *slog.Logger
+	Metrics   io.Writer // the embedded-metric-format line (os.Stdout in Lambda)
+}
+
+// SweepDeps are the stores the orphan sweep reads and changes.
+type SweepDeps struct {
+	Secrets SecretLister
+	Claims  ClaimChecker
+	Deleter SecretDeleter
+}
+
+// NewRunner builds a Runner. probeTimeout bounds one probe; the engine
+// gives each credential that plus time for its key read and cache write.
+func NewRunner(cfg Config, probeTimeout time.Duration, d Deps) (*Runner, error) {
+	itemTimeout := probeTimeout + 5*time.Second
 	if cfg.StopBefore < itemTimeout+5*time.Second {
 		return nil, fmt.Errorf("refresh: REFRESH_STOP_BEFORE_SECONDS=%d must leave a probe (PROBE_TIMEOUT_SECONDS=%d) and its writes time to finish: at least %d",
-			int(cfg.StopBefore/time.Second), int(ac.ProbeTimeout/time.Second), int((itemTimeout+5*time.Second)/time.Second))
+			int(cfg.StopBefore/time.Second), int(probeTimeout/time.Second), int((itemTimeout+5*time.Second)/time.Second))
 	}
-	log := b.Log
+	log := d.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	store := dynamo.New(b.Clients.DynamoDB, ac.CredentialsTable, ac.UsageTable)
-	ks, err := secrets.New(b.Clients.SecretsManager, ac.SecretPrefix, ac.RecoveryDays)
-	if err != nil {
-		return nil, fmt.Errorf("refresh: %w", err)
-	}
-	// Keys stay cached between runs of a warm instance. The cache is keyed
-	// by secret version, so a changed key is never served from it however
-	// long an entry lives: six hours means a warm instance reads each key
-	// about once per 72 runs at the default schedule, not once per run.
-	keys := secrets.NewKeyCache(ks, 6*time.Hour, cfg.KeyCacheSize)
-	live := liveusage.New(store, keys, b.Prober(), ac.UsageFresh, log)
 	r := &Runner{
-		cfg: cfg, log: log, out: metrics, now: time.Now,
-		engine: NewEngine(DynamoSource{Store: store, PageSize: cfg.PageSize}, store, live, Options{
+		cfg: cfg, log: log, out: d.Metrics, now: time.Now,
+		engine: NewEngine(d.Source, d.Cursors, d.Refresher, Options{
 			Concurrency: cfg.Concurrency, PerProvider: cfg.PerProvider,
 			StopBefore: cfg.StopBefore, ItemTimeout: itemTimeout, Log: log,
 		}),
 	}
-	if cfg.SweepMaxDeletes > 0 {
-		lister, ok := b.Clients.SecretsManager.(ListDescribeAPI)
-		if !ok {
-			return nil, errors.New("refresh: the Secrets Manager client cannot ListSecrets and DescribeSecret")
-		}
+	if cfg.SweepMaxDeletes > 0 && d.Sweep != nil {
+		sd := *d.Sweep
 		r.sweep = func(ctx context.Context) (SweepStats, error) {
-			return Sweep(ctx, secretList{store: ks, api: lister}, store, ks, SweepOptions{MaxDeletes: cfg.SweepMaxDeletes, Log: log})
+			return Sweep(ctx, sd.Secrets, sd.Claims, sd.Deleter, SweepOptions{MaxDeletes: cfg.SweepMaxDeletes, Log: log})
 		}
 	}
 	return r, nil

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/dynamo"
-	"github.com/acme/provider-credentials/shared/samtemplate"
 	"github.com/acme/provider-credentials/shared/secrets"
 )
 

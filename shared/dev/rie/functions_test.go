@@ -20,11 +20,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/acme/provider-credentials/shared/awstest"
-	"github.com/acme/provider-credentials/shared/localapi"
-	"github.com/acme/provider-credentials/shared/openapicheck"
-	"github.com/acme/provider-credentials/shared/rie"
-	"github.com/acme/provider-credentials/shared/samtemplate"
+	"github.com/acme/provider-credentials/shared/dev/awstest"
+	"github.com/acme/provider-credentials/shared/dev/localapi"
+	"github.com/acme/provider-credentials/shared/dev/openapicheck"
+	"github.com/acme/provider-credentials/shared/dev/rie"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

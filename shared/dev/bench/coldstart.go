@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/acme/provider-credentials/shared/rie"
+	"github.com/acme/provider-credentials/shared/dev/rie"
 )
 
 // ColdStart is one fresh start of a function under the Lambda Runtime

@@ -9,7 +9,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/acme/provider-credentials/shared/samtemplate"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 )
 
 // The cold starts read in coldOrg, which holds one credential (with a key,

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/acme/provider-credentials/shared/app"
-	"github.com/acme/provider-credentials/shared/authn"
-	"github.com/acme/provider-credentials/shared/awstest"
-	"github.com/acme/provider-credentials/shared/localapi"
-	"github.com/acme/provider-credentials/shared/rie"
+	"github.com/acme/provider-credentials/shared/dev/authn"
+	"github.com/acme/provider-credentials/shared/dev/awstest"
+	"github.com/acme/provider-credentials/shared/dev/localapi"
+	"github.com/acme/provider-credentials/shared/dev/rie"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

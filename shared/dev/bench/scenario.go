@@ -15,9 +15,10 @@ import (
 
 	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/dev/fakeprovider"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/dynamo"
-	"github.com/acme/provider-credentials/shared/fakeprovider"
-	"github.com/acme/provider-credentials/shared/samtemplate"
+	"github.com/acme/provider-credentials/shared/routes"
 )
 
 // Org is the organisation every measured request acts for.
@@ -114,7 +115,7 @@ type Invoker func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGa
 
 // Invoker builds a fresh instance (a cold start's handler) of a function.
 func (w *World) Invoker(function string) (Invoker, error) {
-	h, err := w.b.Handler(function)
+	h, err := routes.Handler(w.b, function)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +140,7 @@ func Do(ctx context.Context, fn Invoker, r Request, want int) (events.APIGateway
 // (an OpenAI-compatible server, see FakeProvider).
 func (w *World) Record(ctx context.Context, provider string) ([]Outcome, error) {
 	fns := map[string]Invoker{}
-	for name := range app.Functions() {
+	for name := range routes.All() {
 		fn, err := w.Invoker(name)
 		if err != nil {
 			return nil, err

@@ -12,7 +12,7 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
-	"github.com/acme/provider-credentials/shared/authn"
+	"github.com/acme/provider-credentials/shared/dev/authn"
 )
 
 // TestHTTPAdapter puts the real aws-lambda-go-api-proxy adapter behind the

@@ -19,9 +19,9 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/dev/moto"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/dynamo"
-	"github.com/acme/provider-credentials/shared/moto"
-	"github.com/acme/provider-credentials/shared/samtemplate"
 )
 
 // Main runs the tests of a package that needs AWS. Without

@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/dev/moto"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/dynamo"
-	"github.com/acme/provider-credentials/shared/moto"
-	"github.com/acme/provider-credentials/shared/samtemplate"
 )
 
 // Stack is the AWS side of a local run: the emulator (when this process

@@ -14,9 +14,9 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/acme/provider-credentials/shared/app"
-	"github.com/acme/provider-credentials/shared/awstest"
+	"github.com/acme/provider-credentials/shared/dev/awstest"
+	"github.com/acme/provider-credentials/shared/dev/fakeprovider"
 	"github.com/acme/provider-credentials/shared/dynamo"
-	"github.com/acme/provider-credentials/shared/fakeprovider"
 )
 
 // fakeOpenAI is the fake OpenAI-style provider on a loopback server.

@@ -16,13 +16,13 @@ import (
 	"time"
 
 	"github.com/acme/provider-credentials/shared/app"
-	"github.com/acme/provider-credentials/shared/authn"
-	"github.com/acme/provider-credentials/shared/awstest"
 	"github.com/acme/provider-credentials/shared/credentials"
-	"github.com/acme/provider-credentials/shared/fakeprovider"
+	"github.com/acme/provider-credentials/shared/dev/authn"
+	"github.com/acme/provider-credentials/shared/dev/awstest"
+	"github.com/acme/provider-credentials/shared/dev/fakeprovider"
+	"github.com/acme/provider-credentials/shared/dev/localapi"
+	"github.com/acme/provider-credentials/shared/dev/openapicheck"
 	"github.com/acme/provider-credentials/shared/httpapi"
-	"github.com/acme/provider-credentials/shared/localapi"
-	"github.com/acme/provider-credentials/shared/openapicheck"
 )
 
 func TestMain(m *testing.M) { awstest.Main(m) }

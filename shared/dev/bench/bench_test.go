@@ -21,11 +21,12 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/dev/localapi"
+	"github.com/acme/provider-credentials/shared/dev/moto"
+	"github.com/acme/provider-credentials/shared/dev/rie"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/dynamo"
-	"github.com/acme/provider-credentials/shared/localapi"
-	"github.com/acme/provider-credentials/shared/moto"
-	"github.com/acme/provider-credentials/shared/rie"
-	"github.com/acme/provider-credentials/shared/samtemplate"
+	"github.com/acme/provider-credentials/shared/routes"
 )
 
 // Nothing here runs under plain `go test`: there are no tests, and the
@@ -132,7 +133,7 @@ func BenchmarkHandler(b *testing.B) {
 				b.Fatal(err)
 			}
 			bld.Log = slog.New(slog.DiscardHandler)
-			h, err := bld.Handler(o.Function)
+			h, err := routes.Handler(bld, o.Function)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -21,7 +21,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/acme/provider-credentials/shared/authn"
+	"github.com/acme/provider-credentials/shared/dev/authn"
 )
 
 // Invoker runs one Lambda function on an event, for example

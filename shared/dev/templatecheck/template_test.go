@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acme/provider-credentials/shared/awstest"
+	"github.com/acme/provider-credentials/shared/dev/awstest"
+	"github.com/acme/provider-credentials/shared/dev/localapi"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/httpapi"
-	"github.com/acme/provider-credentials/shared/localapi"
-	"github.com/acme/provider-credentials/shared/samtemplate"
 )
 
 // specRoutes are SPEC.md's routes.

@@ -13,9 +13,10 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/acme/provider-credentials/shared/app"
-	"github.com/acme/provider-credentials/shared/authn"
-	"github.com/acme/provider-credentials/shared/gateway"
-	"github.com/acme/provider-credentials/shared/samtemplate"
+	"github.com/acme/provider-credentials/shared/dev/authn"
+	"github.com/acme/provider-credentials/shared/dev/gateway"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
+	"github.com/acme/provider-credentials/shared/routes"
 )
 
 // FunctionDir returns the folder under functions/ of a template function:
@@ -37,30 +38,30 @@ func FunctionDir(logicalID string) string {
 // Routes returns a gateway route for every HttpApi event in the template,
 // invoking its function's handler through the Lambda adapter.
 func Routes(tpl *samtemplate.Template, b *app.Builder) ([]gateway.Route, error) {
-	var routes []gateway.Route
+	var rs []gateway.Route
 	for _, fn := range tpl.Functions() {
 		for _, ev := range fn.Events {
 			if ev.Type != "HttpApi" {
 				continue
 			}
-			h, err := b.Handler(FunctionDir(fn.LogicalID))
+			h, err := routes.Handler(b, FunctionDir(fn.LogicalID))
 			if err != nil {
 				return nil, fmt.Errorf("localapi: %s: %w", fn.LogicalID, err)
 			}
-			routes = append(routes, gateway.Route{
+			rs = append(rs, gateway.Route{
 				Method: ev.Method, Path: ev.Path, Invoke: httpadapter.NewV2(h).ProxyWithContext,
 			})
 		}
 	}
-	return routes, nil
+	return rs, nil
 }
 
 // Handler is the whole API as API Gateway serves it: every HttpApi route
 // of the template behind the gateway emulator, tokens checked by v.
 func Handler(tpl *samtemplate.Template, b *app.Builder, v authn.Verifier) (http.Handler, error) {
-	routes, err := Routes(tpl, b)
+	rts, err := Routes(tpl, b)
 	if err != nil {
 		return nil, err
 	}
-	return gateway.New(routes, v, gateway.Options{Logger: b.Log})
+	return gateway.New(rts, v, gateway.Options{Logger: b.Log})
 }

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/acme/provider-credentials/shared/localapi"
-	"github.com/acme/provider-credentials/shared/samtemplate"
+	"github.com/acme/provider-credentials/shared/dev/localapi"
+	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 )
 
 // RepoRoot returns the folder holding go.mod, from the working directory up.

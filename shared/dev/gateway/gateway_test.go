@@ -18,7 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/acme/provider-credentials/shared/authn"
+	"github.com/acme/provider-credentials/shared/dev/authn"
 )
 
 var discard = slog.New(slog.DiscardHandler)

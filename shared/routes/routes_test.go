@@ -1,0 +1,31 @@
+package routes_test
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/routes"
+)
+
+func TestEveryFunctionBuilds(t *testing.T) {
+	cfg := app.Config{CredentialsTable: "c", UsageTable: "u", SecretPrefix: "p", RecoveryDays: 7}
+	b := &app.Builder{Config: cfg, Clients: app.Clients{DynamoDB: dynamodb.New(dynamodb.Options{}), SecretsManager: secretsmanager.New(secretsmanager.Options{})}}
+	for name := range routes.All() {
+		if h, err := routes.Handler(b, name); err != nil || h == nil {
+			t.Errorf("Handler(%q) = %v, %v", name, h, err)
+		}
+	}
+	// A function missing a client it calls fails at cold start, not at its first request.
+	bare := &app.Builder{Config: cfg}
+	for name, want := range map[string]bool{"list-credentials": false, "get-usage": false, "test-credential": true} {
+		if _, err := routes.Handler(bare, name); (err == nil) != want {
+			t.Errorf("Handler(%q) without clients: err = %v, want error %v", name, err, !want)
+		}
+	}
+	if _, err := routes.Handler(b, "nope"); err == nil {
+		t.Error("Handler(nope): want an error")
+	}
+}
