@@ -1,5 +1,12 @@
-// Package moto starts and stops a local moto_server, the AWS emulator that
-// make run and the integration tests use for DynamoDB and Secrets Manager.
+// Package moto starts and stops a local moto server, the AWS emulator that
+// make run, make invoke, make bench and the integration tests use.
+//
+// It runs single-threaded: stock moto_server serves each request on its own
+// thread, and moto's transactions are not safe under that (they resurrect
+// each other's rolled-back items and lose committed ones; figures in
+// ../shared/TOOLCHAIN.md). One request at a time it is as atomic as
+// DynamoDB, and no slower. So it is started over moto's own WSGI app with
+// werkzeug's run_simple(threaded=False), with the Python that has moto.
 package moto
 
 import (
@@ -24,17 +31,29 @@ type Server struct {
 	cmd *exec.Cmd
 }
 
-// Start runs moto_server on a free loopback port and waits until it answers.
+// serverScript serves moto's app one request at a time on 127.0.0.1:argv[1].
+const serverScript = `import sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+run_simple("127.0.0.1", int(sys.argv[1]), DomainDispatcherApplication(create_backend_app), threaded=False, processes=1)
+`
+
+// Start runs a single-threaded moto server on a free loopback port and
+// waits until it answers. It needs moto_server on PATH (the sign that moto
+// is installed) and a python3 that imports moto.
 func Start(ctx context.Context) (*Server, error) {
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
+	if _, err := exec.LookPath("moto_server"); err != nil {
 		return nil, ErrNotInstalled
+	}
+	bin, err := exec.LookPath("python3")
+	if err != nil {
+		return nil, fmt.Errorf("moto: python3 not found: %w", ErrNotInstalled)
 	}
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("moto: find a free port: %w", err)
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command(bin, "-c", serverScript, strconv.Itoa(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if os.Getenv("MOTO_LOG") != "" {
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
