@@ -56,15 +56,15 @@ func (b *Builder) KeyStore() (*secrets.Store, error) {
 // Service builds the credential service; withKeys adds the key store
 // (the writers' functions).
 func (b *Builder) Service(withKeys bool) (*credentials.Service, error) {
-	opts := []credentials.Option{credentials.WithLogger(b.Log), credentials.WithBaseURLCheck(b.baseURLCheck())}
+	opts := credentials.Options{Log: b.Log, BaseURLCheck: b.baseURLCheck()}
 	if withKeys {
 		ks, err := b.KeyStore()
 		if err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
-		opts = append(opts, credentials.WithKeyStore(ks))
+		opts.Keys = ks
 	}
-	return credentials.NewService(b.Store(), opts...), nil
+	return credentials.NewService(b.Store(), opts), nil
 }
 
 func (b *Builder) baseURLCheck() credentials.BaseURLCheck {
@@ -85,5 +85,7 @@ func (b *Builder) LiveUsage() (*liveusage.Service, error) {
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	keys := secrets.NewKeyCache(ks, 15*time.Minute, 1024)
-	return liveusage.New(b.Store(), keys, b.Prober(), b.Config.UsageFresh, b.Log).WithScheduledFresh(b.Config.ScheduledFresh), nil
+	return liveusage.New(b.Store(), keys, b.Prober(), liveusage.Options{
+		Fresh: b.Config.UsageFresh, ScheduledFresh: b.Config.ScheduledFresh, Log: b.Log,
+	}), nil
 }

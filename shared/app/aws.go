@@ -2,7 +2,7 @@ package app
 
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
+	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 // AWSConfig is the AWS configuration of a Lambda function, read from the
@@ -23,7 +23,7 @@ func AWSConfig(getenv Env, maxAttempts int) aws.Config {
 		cfg.Region = getenv("AWS_DEFAULT_REGION")
 	}
 	if id := getenv("AWS_ACCESS_KEY_ID"); id != "" {
-		cfg.Credentials = aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(
+		cfg.Credentials = aws.NewCredentialsCache(awscreds.NewStaticCredentialsProvider(
 			id, getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN")))
 	}
 	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" {

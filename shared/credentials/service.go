@@ -22,26 +22,23 @@ type Service struct {
 	log          *slog.Logger
 }
 
-// Option configures a Service.
-type Option func(*Service)
-
-// WithKeyStore gives the service a key store; routes that write keys need one.
-func WithKeyStore(k KeyStore) Option { return func(s *Service) { s.keys = k } }
-
-// WithBaseURLCheck sets the base URL validator.
-func WithBaseURLCheck(c BaseURLCheck) Option { return func(s *Service) { s.checkBaseURL = c } }
-
-// WithClock replaces time.Now.
-func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
-
-// WithLogger sets the logger for failed compensations.
-func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+// Options are a Service's optional dependencies. Zero values take the
+// defaults.
+type Options struct {
+	Keys         KeyStore         // nil for read-only functions; routes that write keys need one
+	BaseURLCheck BaseURLCheck     // the base URL validator; nil accepts any
+	Now          func() time.Time // default time.Now
+	Log          *slog.Logger     // for failed compensations; default slog.Default()
+}
 
 // NewService returns a Service over store.
-func NewService(store Store, opts ...Option) *Service {
-	s := &Service{store: store, now: time.Now, log: slog.Default()}
-	for _, o := range opts {
-		o(s)
+func NewService(store Store, opts Options) *Service {
+	s := &Service{store: store, keys: opts.Keys, checkBaseURL: opts.BaseURLCheck, now: opts.Now, log: opts.Log}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
 	}
 	return s
 }

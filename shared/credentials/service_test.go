@@ -61,8 +61,10 @@ func (k *recordingKeys) ScheduleDelete(context.Context, string) error {
 func TestCreateNeverDestroysAKeyAWriteInFlightMayClaim(t *testing.T) {
 	store := &lateStore{stored: map[string]Credential{}}
 	keys := &recordingKeys{}
-	svc := NewService(store, WithKeyStore(keys), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		WithClock(func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }))
+	svc := NewService(store, Options{
+		Keys: keys, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) },
+	})
 	key := "sk-test-key-1234"
 	_, err := svc.Create(context.Background(), "org", CreateInput{Provider: "openai", AccountKey: "a", APIKey: &key})
 	if err == nil {

@@ -12,25 +12,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/refresh"
 )
 
-// ScanItem is one item of a credentials-table scan, in scan order.
-type ScanItem struct {
-	// Pos is where a scan resumes to continue after this item (an encoded
-	// ExclusiveStartKey).
-	Pos string
-	// Credential is set when the item is a credential; guards and the
-	// refresh cursors leave it nil, as does an item that does not decode
-	// (Err says why).
-	Credential *credentials.Credential
-	Err        error
+// ScanSource is the refresh's Source over the credentials table.
+type ScanSource struct {
+	Store    *Store
+	PageSize int32
 }
 
-// ScanPage is one page of a (segment of a) scan.
-type ScanPage struct {
-	Items []ScanItem
-	Next  string // "" at the end of the segment
+var (
+	_ refresh.Source       = ScanSource{}
+	_ refresh.Cursors      = (*Store)(nil)
+	_ refresh.ClaimChecker = (*Store)(nil)
+)
+
+// Page reads one page of the segment.
+func (s ScanSource) Page(ctx context.Context, seg refresh.Segment, after string) (refresh.ScanPage, error) {
+	return s.Store.ScanCredentials(ctx, seg.Index, seg.Total, after, s.PageSize)
 }
 
 // ScanCredentials reads one page (at most limit items, and at most 1 MB) of
@@ -38,7 +37,7 @@ type ScanPage struct {
 // start). Every item is returned, credential or not, so a caller can resume
 // exactly after any of them; no FilterExpression, since DynamoDB charges for
 // the items it evaluates, not for those it returns.
-func (s *Store) ScanCredentials(ctx context.Context, segment, total int, after string, limit int32) (ScanPage, error) {
+func (s *Store) ScanCredentials(ctx context.Context, segment, total int, after string, limit int32) (refresh.ScanPage, error) {
 	in := &dynamodb.ScanInput{TableName: &s.credTable}
 	if limit > 0 {
 		in.Limit = aws.Int32(limit)
@@ -49,21 +48,21 @@ func (s *Store) ScanCredentials(ctx context.Context, segment, total int, after s
 	if after != "" {
 		k, err := decodePos(after)
 		if err != nil {
-			return ScanPage{}, err
+			return refresh.ScanPage{}, err
 		}
 		in.ExclusiveStartKey = k
 	}
 	out, err := s.db.Scan(ctx, in)
 	if err != nil {
-		return ScanPage{}, fmt.Errorf("dynamo: scan credentials (segment %d/%d): %w", segment, total, err)
+		return refresh.ScanPage{}, fmt.Errorf("dynamo: scan credentials (segment %d/%d): %w", segment, total, err)
 	}
-	page := ScanPage{Items: make([]ScanItem, 0, len(out.Items))}
+	page := refresh.ScanPage{Items: make([]refresh.ScanItem, 0, len(out.Items))}
 	for _, item := range out.Items {
 		k, err := readPosKey(item)
 		if err != nil {
-			return ScanPage{}, fmt.Errorf("dynamo: scan credentials: item key: %w", err)
+			return refresh.ScanPage{}, fmt.Errorf("dynamo: scan credentials: item key: %w", err)
 		}
-		it := ScanItem{Pos: k.encode()}
+		it := refresh.ScanItem{Pos: k.encode()}
 		if kind, ok := item["kind"].(*ddbtypes.AttributeValueMemberS); ok && kind.Value == kindCred {
 			c, err := decode(item)
 			if err != nil {
@@ -77,7 +76,7 @@ func (s *Store) ScanCredentials(ctx context.Context, segment, total int, after s
 	if len(out.LastEvaluatedKey) > 0 {
 		k, err := readPosKey(out.LastEvaluatedKey)
 		if err != nil {
-			return ScanPage{}, fmt.Errorf("dynamo: scan credentials: last key: %w", err)
+			return refresh.ScanPage{}, fmt.Errorf("dynamo: scan credentials: last key: %w", err)
 		}
 		page.Next = k.encode()
 	}
@@ -131,14 +130,6 @@ const (
 	kindCursor   = "refresh-cursor"
 )
 
-// ErrLeaseHeld is AcquireCursor's answer when another run holds the
-// segment's lease; ErrLeaseLost is SaveCursor's when this run's lease has
-// expired and another run has taken it (the cursor is then that run's).
-var (
-	ErrLeaseHeld = errors.New("dynamo: refresh segment leased by another run")
-	ErrLeaseLost = errors.New("dynamo: refresh lease lost to another run")
-)
-
 func cursorSK(segment, total int) string {
 	return cursorPrefix + strconv.Itoa(segment) + "/" + strconv.Itoa(total)
 }
@@ -148,7 +139,7 @@ var cursorNames = map[string]string{"#kind": "kind", "#until": "lease_until", "#
 // AcquireCursor takes the lease on segment of total for owner until until
 // (a lease that ended before now is free) and returns the saved scan
 // position, "" when none (start from the beginning). It is one UpdateItem.
-// When another run holds the lease it returns ErrLeaseHeld. A cursor saved
+// When another run holds the lease it returns refresh.ErrLeaseHeld. A cursor saved
 // under another number of segments is not used: positions do not carry
 // over between segmentations.
 func (s *Store) AcquireCursor(ctx context.Context, segment, total int, owner string, now, until time.Time) (string, error) {
@@ -168,7 +159,7 @@ func (s *Store) AcquireCursor(ctx context.Context, segment, total int, owner str
 	})
 	var ccf *ddbtypes.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return "", ErrLeaseHeld
+		return "", refresh.ErrLeaseHeld
 	}
 	if err != nil {
 		return "", fmt.Errorf("dynamo: lease refresh cursor %d/%d: %w", segment, total, err)
@@ -184,7 +175,7 @@ func (s *Store) AcquireCursor(ctx context.Context, segment, total int, owner str
 
 // SaveCursor stores the scan position of segment of total ("" = start
 // over) and gives back owner's lease, in one PutItem that holds only while
-// owner still has the lease (else ErrLeaseLost, and nothing is written).
+// owner still has the lease (else refresh.ErrLeaseLost, and nothing is written).
 func (s *Store) SaveCursor(ctx context.Context, segment, total int, owner, pos, updatedAt string) error {
 	item := map[string]ddbtypes.AttributeValue{
 		"pk":         &ddbtypes.AttributeValueMemberS{Value: cursorPK},
@@ -203,7 +194,7 @@ func (s *Store) SaveCursor(ctx context.Context, segment, total int, owner, pos, 
 	})
 	var ccf *ddbtypes.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return ErrLeaseLost
+		return refresh.ErrLeaseLost
 	}
 	if err != nil {
 		return fmt.Errorf("dynamo: save refresh cursor %d/%d: %w", segment, total, err)
@@ -211,16 +202,10 @@ func (s *Store) SaveCursor(ctx context.Context, segment, total int, owner, pos, 
 	return nil
 }
 
-// SecretClaim says whether a credential names a secret as its key.
-type SecretClaim struct {
-	OrgID, CredentialID string
-	SecretName          string
-}
-
 // ClaimedSecrets checks, with BatchGetItem (100 keys a call), which of refs
 // are claimed: the credential exists, has a key and names that secret. It
 // returns the claimed ones' indexes in refs.
-func (s *Store) ClaimedSecrets(ctx context.Context, refs []SecretClaim) (map[int]bool, error) {
+func (s *Store) ClaimedSecrets(ctx context.Context, refs []refresh.SecretClaim) (map[int]bool, error) {
 	claimed := map[int]bool{}
 	for start := 0; start < len(refs); start += 100 {
 		chunk := refs[start:min(start+100, len(refs))]
@@ -272,41 +257,31 @@ func (s *Store) ClaimedSecrets(ctx context.Context, refs []SecretClaim) (map[int
 
 // SecretClaimed is ClaimedSecrets for one secret with a consistent
 // GetItem: the sweep's last look before it deletes.
-func (s *Store) SecretClaimed(ctx context.Context, ref SecretClaim) (bool, error) {
+func (s *Store) SecretClaimed(ctx context.Context, ref refresh.SecretClaim) (bool, error) {
 	st, err := s.SecretClaimState(ctx, ref, time.Now())
 	return st.Claimed, err
-}
-
-// ClaimState is what a consistent read of a secret's credential says.
-type ClaimState struct {
-	// Claimed: the credential exists, has a key and names the secret.
-	Claimed bool
-	// Locked: a request holds the credential's key lock (key_lock set and
-	// key_lock_until not before the time asked about), so it may be about
-	// to change the key or delete the credential.
-	Locked bool
 }
 
 // SecretClaimState reads ref's credential with a consistent GetItem and
 // says whether it claims ref's secret and whether it is locked at at: the
 // sweep's last look before it restores a secret scheduled for deletion.
-func (s *Store) SecretClaimState(ctx context.Context, ref SecretClaim, at time.Time) (ClaimState, error) {
+func (s *Store) SecretClaimState(ctx context.Context, ref refresh.SecretClaim, at time.Time) (refresh.ClaimState, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: &s.credTable, Key: key(ref.OrgID, credSK(ref.CredentialID)), ConsistentRead: aws.Bool(true),
 		ProjectionExpression: aws.String("has_api_key, secret_name, " + lockAttr + ", " + lockUntilAttr),
 	})
 	if err != nil {
-		return ClaimState{}, fmt.Errorf("dynamo: check secret claim: %w", err)
+		return refresh.ClaimState{}, fmt.Errorf("dynamo: check secret claim: %w", err)
 	}
 	if out.Item == nil {
-		return ClaimState{}, nil
+		return refresh.ClaimState{}, nil
 	}
 	rd := reader{it: out.Item}
 	hasKey, secret := rd.boolean("has_api_key"), rd.strOr("secret_name")
 	if rd.err != nil {
-		return ClaimState{}, fmt.Errorf("dynamo: check secret claim: %w", rd.err)
+		return refresh.ClaimState{}, fmt.Errorf("dynamo: check secret claim: %w", rd.err)
 	}
-	st := ClaimState{Claimed: hasKey && secret == ref.SecretName}
+	st := refresh.ClaimState{Claimed: hasKey && secret == ref.SecretName}
 	if _, held := out.Item[lockAttr]; held {
 		// As Lock: a lock whose key_lock_until is before now is free. One
 		// whose expiry cannot be read counts as held.

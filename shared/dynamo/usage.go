@@ -11,17 +11,10 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/liveusage"
 )
 
-// CachedUsage is a stored probe result. Freshness is the reader's call,
-// from CheckedAt and Fingerprint: TTL deletion is lazy (up to about two
-// days), so an expired row may still be there.
-type CachedUsage struct {
-	Fingerprint string    // credentials.Credential.ProbeFingerprint when probed
-	CheckedAt   time.Time // when probed
-	Result      []byte    // the probe result as JSON; never holds a key
-	Scheduled   bool      // written by the scheduled refresh, not by a read
-}
+var _ liveusage.Store = (*Store)(nil)
 
 // Item layout of the usage table: pk = organisation id, sk = credential id,
 // fingerprint, checked_at, result (JSON), source ("schedule" or "read") and
@@ -39,7 +32,7 @@ const usageTTL = 24 * time.Hour
 
 // GetWithUsage returns a credential and its cached usage (nil when none) in
 // one BatchGetItem over both tables.
-func (s *Store) GetWithUsage(ctx context.Context, orgID, id string) (credentials.Credential, *CachedUsage, error) {
+func (s *Store) GetWithUsage(ctx context.Context, orgID, id string) (credentials.Credential, *liveusage.Cached, error) {
 	in := &dynamodb.BatchGetItemInput{RequestItems: map[string]ddbtypes.KeysAndAttributes{
 		s.credTable:  {Keys: []map[string]ddbtypes.AttributeValue{key(orgID, credSK(id))}, ConsistentRead: aws.Bool(true)},
 		s.usageTable: {Keys: []map[string]ddbtypes.AttributeValue{key(orgID, id)}, ConsistentRead: aws.Bool(true)},
@@ -86,7 +79,7 @@ func (s *Store) GetWithUsage(ctx context.Context, orgID, id string) (credentials
 	return c, cached, nil
 }
 
-func decodeUsage(it map[string]ddbtypes.AttributeValue) (*CachedUsage, error) {
+func decodeUsage(it map[string]ddbtypes.AttributeValue) (*liveusage.Cached, error) {
 	rd := reader{it: it}
 	fingerprint, checked, result, source := rd.str("fingerprint"), rd.str("checked_at"), rd.str("result"), rd.strOr("source")
 	if rd.err != nil {
@@ -96,11 +89,11 @@ func decodeUsage(it map[string]ddbtypes.AttributeValue) (*CachedUsage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dynamo: usage checked_at: %w", err)
 	}
-	return &CachedUsage{Fingerprint: fingerprint, CheckedAt: at, Result: []byte(result), Scheduled: source == sourceSchedule}, nil
+	return &liveusage.Cached{Fingerprint: fingerprint, CheckedAt: at, Result: []byte(result), Scheduled: source == sourceSchedule}, nil
 }
 
 // PutUsage stores a probe result for a credential.
-func (s *Store) PutUsage(ctx context.Context, orgID, id string, u CachedUsage) error {
+func (s *Store) PutUsage(ctx context.Context, orgID, id string, u liveusage.Cached) error {
 	item := map[string]ddbtypes.AttributeValue{
 		"pk":          &ddbtypes.AttributeValueMemberS{Value: orgID},
 		"sk":          &ddbtypes.AttributeValueMemberS{Value: id},

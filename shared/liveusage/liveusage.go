@@ -11,14 +11,26 @@ import (
 	"time"
 
 	"github.com/acme/provider-credentials/shared/credentials"
-	"github.com/acme/provider-credentials/shared/dynamo"
 	"github.com/acme/provider-credentials/shared/usage"
 )
 
-// Store is where credentials and cached results live.
+// Store is where credentials and cached results live; *dynamo.Store is one.
 type Store interface {
-	GetWithUsage(ctx context.Context, orgID, id string) (credentials.Credential, *dynamo.CachedUsage, error)
-	PutUsage(ctx context.Context, orgID, id string, u dynamo.CachedUsage) error
+	// GetWithUsage returns a credential of the organisation (kind NotFound
+	// when none) and its cached result, nil when there is none or it is
+	// unreadable.
+	GetWithUsage(ctx context.Context, orgID, id string) (credentials.Credential, *Cached, error)
+	// PutUsage stores a probe result for a credential.
+	PutUsage(ctx context.Context, orgID, id string, u Cached) error
+}
+
+// Cached is a stored probe result. Freshness is the reader's call, from
+// CheckedAt and Fingerprint: the store may keep an expired one a while.
+type Cached struct {
+	Fingerprint string    // credentials.Credential.ProbeFingerprint when probed
+	CheckedAt   time.Time // when probed
+	Result      []byte    // the probe result as JSON; never holds a key
+	Scheduled   bool      // written by the scheduled refresh, not by a read
 }
 
 // Keys reads the API key a credential names.
@@ -45,19 +57,30 @@ type Service struct {
 	log            *slog.Logger
 }
 
-// New returns a Service; results younger than fresh are served from the cache.
-func New(store Store, keys Keys, prober Prober, fresh time.Duration, log *slog.Logger) *Service {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Service{store: store, keys: keys, prober: prober, fresh: fresh, scheduledFresh: fresh, now: time.Now, log: log}
+// Options tunes a Service. Zero values take the defaults.
+type Options struct {
+	// Fresh is how long a result a read probed is served from the cache;
+	// zero: not at all (every read probes).
+	Fresh time.Duration
+	// ScheduledFresh is how long a result the scheduled refresh wrote is
+	// served; never less than Fresh, which is also its default.
+	ScheduledFresh time.Duration
+	Now            func() time.Time // default time.Now
+	Log            *slog.Logger     // default slog.Default()
 }
 
-// WithScheduledFresh sets how long results written by the scheduled
-// refresh are served (never less than the freshness window of reads).
-func (s *Service) WithScheduledFresh(d time.Duration) *Service {
-	s.scheduledFresh = max(d, s.fresh)
-	return s
+// New returns a Service over its three ports.
+func New(store Store, keys Keys, prober Prober, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	return &Service{
+		store: store, keys: keys, prober: prober, fresh: opts.Fresh,
+		scheduledFresh: max(opts.ScheduledFresh, opts.Fresh), now: opts.Now, log: opts.Log,
+	}
 }
 
 // Usage returns the credential's usage: the cached result when it is
@@ -99,7 +122,7 @@ func (s *Service) probeAndCache(ctx context.Context, c credentials.Credential, s
 	if err != nil {
 		return res, fmt.Errorf("liveusage: encode result: %w", err)
 	}
-	err = s.store.PutUsage(ctx, c.OrgID, c.ID, dynamo.CachedUsage{
+	err = s.store.PutUsage(ctx, c.OrgID, c.ID, Cached{
 		Fingerprint: c.ProbeFingerprint(), CheckedAt: res.CheckedAt, Result: b, Scheduled: scheduled,
 	})
 	return res, err

@@ -21,33 +21,7 @@ import (
 	"time"
 
 	"github.com/acme/provider-credentials/shared/credentials"
-	"github.com/acme/provider-credentials/shared/dynamo"
-	"github.com/acme/provider-credentials/shared/usage"
 )
-
-// Source reads one page of a scan segment after a position ("" = start).
-// Every item is returned, credential or not, each with its position.
-type Source interface {
-	Page(ctx context.Context, seg Segment, after string) (dynamo.ScanPage, error)
-}
-
-// Cursors stores each segment's position between runs, and leases each
-// segment to one run at a time; *dynamo.Store is one.
-type Cursors interface {
-	// AcquireCursor takes the segment's lease for owner until until (a
-	// lease that ended before now is free) and returns its position ("" =
-	// start); dynamo.ErrLeaseHeld when another run holds it.
-	AcquireCursor(ctx context.Context, segment, total int, owner string, now, until time.Time) (string, error)
-	// SaveCursor stores the position and gives back owner's lease;
-	// dynamo.ErrLeaseLost when owner no longer holds it.
-	SaveCursor(ctx context.Context, segment, total int, owner, pos, updatedAt string) error
-}
-
-// Refresher probes a credential with its stored key and caches the result;
-// *liveusage.Service is one. The result stands even when err (caching) is set.
-type Refresher interface {
-	Refresh(ctx context.Context, c credentials.Credential) (usage.Result, error)
-}
 
 // Segment is the part of the table one invocation scans.
 type Segment struct {
@@ -168,7 +142,7 @@ func (e *Engine) RunWith(ctx context.Context, seg Segment, alongside func(contex
 
 	owner := newOwner()
 	from, err := e.cursors.AcquireCursor(stopCtx, seg.Index, seg.Total, owner, began, until)
-	if errors.Is(err, dynamo.ErrLeaseHeld) {
+	if errors.Is(err, ErrLeaseHeld) {
 		o.Log.InfoContext(ctx, "refresh: segment leased by another run; skipping this run", "segment", seg.Index)
 		st.Skipped = true
 		st.Duration = o.Now().Sub(began)
@@ -264,7 +238,7 @@ dispatch:
 	// before the deadline is there for this. The save gives the lease back.
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer scancel()
-	if err := e.cursors.SaveCursor(sctx, seg.Index, seg.Total, owner, tr.cursor(), credentials.FormatTime(o.Now())); errors.Is(err, dynamo.ErrLeaseLost) {
+	if err := e.cursors.SaveCursor(sctx, seg.Index, seg.Total, owner, tr.cursor(), credentials.FormatTime(o.Now())); errors.Is(err, ErrLeaseLost) {
 		o.Log.ErrorContext(ctx, "refresh: lease lost before the cursor was saved; the run that holds it keeps its own cursor", "segment", seg.Index)
 	} else if err != nil {
 		o.Log.ErrorContext(ctx, "refresh: cursor not saved; the next run repeats this one's work once the lease ends", "segment", seg.Index, "until", until, "err", err)
@@ -275,7 +249,7 @@ dispatch:
 
 // page reads a page, retrying a few times past the SDK's own retries (a
 // throttled scan should delay the run, not end it).
-func (e *Engine) page(ctx context.Context, seg Segment, after string) (dynamo.ScanPage, error) {
+func (e *Engine) page(ctx context.Context, seg Segment, after string) (ScanPage, error) {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
 		if attempt > 0 {
@@ -283,20 +257,20 @@ func (e *Engine) page(ctx context.Context, seg Segment, after string) (dynamo.Sc
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return dynamo.ScanPage{}, errors.Join(err, ctx.Err())
+				return ScanPage{}, errors.Join(err, ctx.Err())
 			case <-t.C:
 			}
 		}
-		var page dynamo.ScanPage
+		var page ScanPage
 		if page, err = e.src.Page(ctx, seg, after); err == nil {
 			return page, nil
 		}
 		if ctx.Err() != nil {
-			return dynamo.ScanPage{}, err
+			return ScanPage{}, err
 		}
 		e.opts.Log.WarnContext(ctx, "refresh: scan page failed; retrying", "segment", seg.Index, "attempt", attempt+1, "err", err)
 	}
-	return dynamo.ScanPage{}, err
+	return ScanPage{}, err
 }
 
 // newOwner names one run in its segment's lease.
@@ -306,7 +280,7 @@ func newOwner() string {
 	return hex.EncodeToString(b)
 }
 
-func countEligible(items []dynamo.ScanItem) int {
+func countEligible(items []ScanItem) int {
 	n := 0
 	for _, it := range items {
 		if it.Credential != nil && it.Credential.Active && it.Credential.HasAPIKey {

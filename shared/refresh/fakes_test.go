@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/acme/provider-credentials/shared/credentials"
-	"github.com/acme/provider-credentials/shared/dynamo"
 	"github.com/acme/provider-credentials/shared/refresh"
 	"github.com/acme/provider-credentials/shared/usage"
 )
@@ -22,7 +21,7 @@ type genSource struct {
 	deleted                               map[int]bool
 }
 
-func (g genSource) item(i int) dynamo.ScanItem {
+func (g genSource) item(i int) refresh.ScanItem {
 	c := credentials.Credential{
 		ID: fmt.Sprintf("cred-%06d", i), OrgID: "org-" + strconv.Itoa(i%97),
 		Provider: "provider-" + strconv.Itoa(i%g.providers), Active: true, HasAPIKey: true,
@@ -30,20 +29,20 @@ func (g genSource) item(i int) dynamo.ScanItem {
 	if g.inactiveEvery > 0 && i%g.inactiveEvery == 0 {
 		c.Active = false
 	}
-	return dynamo.ScanItem{Pos: strconv.Itoa(i), Credential: &c}
+	return refresh.ScanItem{Pos: strconv.Itoa(i), Credential: &c}
 }
 
-func (g genSource) Page(_ context.Context, _ refresh.Segment, after string) (dynamo.ScanPage, error) {
+func (g genSource) Page(_ context.Context, _ refresh.Segment, after string) (refresh.ScanPage, error) {
 	start := 0
 	if after != "" {
 		n, err := strconv.Atoi(after)
 		if err != nil {
-			return dynamo.ScanPage{}, err
+			return refresh.ScanPage{}, err
 		}
 		start = n + 1
 	}
 	end := min(start+g.pageSize, g.n)
-	page := dynamo.ScanPage{Items: make([]dynamo.ScanItem, 0, end-start)}
+	page := refresh.ScanPage{Items: make([]refresh.ScanItem, 0, end-start)}
 	for i := start; i < end; i++ {
 		if !g.deleted[i] {
 			page.Items = append(page.Items, g.item(i))
@@ -72,7 +71,7 @@ func (c *memCursors) AcquireCursor(_ context.Context, seg, total int, owner stri
 	defer c.mu.Unlock()
 	k := fmt.Sprint(seg, "/", total)
 	if l, ok := c.leases[k]; ok && !l.until.Before(now) {
-		return "", dynamo.ErrLeaseHeld
+		return "", refresh.ErrLeaseHeld
 	}
 	if c.leases == nil {
 		c.leases = map[string]memLease{}
@@ -86,7 +85,7 @@ func (c *memCursors) SaveCursor(_ context.Context, seg, total int, owner, pos, _
 	defer c.mu.Unlock()
 	k := fmt.Sprint(seg, "/", total)
 	if c.leases[k].owner != owner {
-		return dynamo.ErrLeaseLost
+		return refresh.ErrLeaseLost
 	}
 	delete(c.leases, k)
 	if c.m == nil {

@@ -147,8 +147,10 @@ func newWorld(t *testing.T, vars ...string) *world {
 	if w.keys, err = secrets.New(env.SM, env.SecretPrefix, 7); err != nil {
 		t.Fatalf("secrets.New: %v", err)
 	}
-	w.svc = credentials.NewService(w.store, credentials.WithKeyStore(w.keys), credentials.WithLogger(b.Log),
-		credentials.WithBaseURLCheck(func(p, raw string) error { return usage.ValidateBaseURL(p, raw, true) }))
+	w.svc = credentials.NewService(w.store, credentials.Options{
+		Keys: w.keys, Log: b.Log,
+		BaseURLCheck: func(p, raw string) error { return usage.ValidateBaseURL(p, raw, true) },
+	})
 	return w
 }
 
@@ -286,8 +288,8 @@ func TestRefreshDeadlineMidRunNextRunPicksUpTheRest(t *testing.T) {
 	for i := range n {
 		w.create(fmt.Sprintf("org-d%d", i%4), "openai", fake.URL+"/v1", "sk-deadline-key-0000", true)
 	}
-	live := liveusage.New(w.store, secrets.NewKeyCache(w.keys, time.Minute, 100), w.b.Prober(), time.Minute, w.b.Log)
-	src := refresh.DynamoSource{Store: w.store, PageSize: 3}
+	live := liveusage.New(w.store, secrets.NewKeyCache(w.keys, time.Minute, 100), w.b.Prober(), liveusage.Options{Fresh: time.Minute, Log: w.b.Log})
+	src := dynamo.ScanSource{Store: w.store, PageSize: 3}
 
 	rec1 := &recorder{next: live}
 	e1 := refresh.NewEngine(src, w.store, rec1, refresh.Options{Concurrency: 2, PerProvider: 2, StopBefore: 500 * time.Millisecond, ItemTimeout: 5 * time.Second, Log: w.b.Log})
@@ -405,7 +407,7 @@ func TestSweepOrphanedSecrets(t *testing.T) {
 	if err := w.keys.ScheduleDelete(ctx, deleted); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	lister := refresh.NewSecretLister(w.keys, w.env.SM)
+	lister := secrets.NewLister(w.keys, w.env.SM)
 	sweep := func(now time.Time, max int) refresh.SweepStats {
 		t.Helper()
 		st, err := refresh.Sweep(ctx, lister, w.store, w.keys, refresh.SweepOptions{Now: func() time.Time { return now }, MaxDeletes: max, Log: w.b.Log})
@@ -491,7 +493,7 @@ func TestCursorLease(t *testing.T) {
 	if _, err := w.store.AcquireCursor(ctx, 0, 1, "a", now, now.Add(time.Minute)); err != nil {
 		t.Fatalf("a: %v", err)
 	}
-	if _, err := w.store.AcquireCursor(ctx, 0, 1, "b", now, now.Add(time.Minute)); !errors.Is(err, dynamo.ErrLeaseHeld) {
+	if _, err := w.store.AcquireCursor(ctx, 0, 1, "b", now, now.Add(time.Minute)); !errors.Is(err, refresh.ErrLeaseHeld) {
 		t.Fatalf("b while a holds it: %v, want ErrLeaseHeld", err)
 	}
 	if _, err := w.store.AcquireCursor(ctx, 1, 2, "b", now, now.Add(time.Minute)); err != nil {
@@ -501,7 +503,7 @@ func TestCursorLease(t *testing.T) {
 	if _, err := w.store.AcquireCursor(ctx, 0, 1, "b", later, later.Add(time.Minute)); err != nil {
 		t.Fatalf("b after a's lease ended: %v", err)
 	}
-	if err := w.store.SaveCursor(ctx, 0, 1, "a", `{"pk":"a","sk":"CRED#a"}`, "t"); !errors.Is(err, dynamo.ErrLeaseLost) {
+	if err := w.store.SaveCursor(ctx, 0, 1, "a", `{"pk":"a","sk":"CRED#a"}`, "t"); !errors.Is(err, refresh.ErrLeaseLost) {
 		t.Fatalf("a's save after b took over: %v, want ErrLeaseLost", err)
 	}
 	const pos = `{"pk":"b","sk":"CRED#b"}`
@@ -527,7 +529,7 @@ func TestRefreshOverlappingRunSkips(t *testing.T) {
 	first := &blockRefresher{started: make(chan struct{}), release: make(chan struct{})}
 	done := make(chan refresh.Stats)
 	go func() {
-		st, err := refresh.NewEngine(refresh.DynamoSource{Store: w.store, PageSize: 1000}, w.store, first, refresh.Options{Log: w.b.Log}).Run(ctx, one)
+		st, err := refresh.NewEngine(dynamo.ScanSource{Store: w.store, PageSize: 1000}, w.store, first, refresh.Options{Log: w.b.Log}).Run(ctx, one)
 		if err != nil {
 			t.Errorf("run 1: %v", err)
 		}
@@ -578,7 +580,7 @@ func TestRefreshCursorCredentialDeletedBetweenRuns(t *testing.T) {
 	if err != nil {
 		t.Fatalf("scan: %v", err)
 	}
-	var creds []dynamo.ScanItem
+	var creds []refresh.ScanItem
 	for _, it := range page.Items {
 		if it.Credential != nil {
 			creds = append(creds, it)
@@ -594,8 +596,8 @@ func TestRefreshCursorCredentialDeletedBetweenRuns(t *testing.T) {
 	if err := w.svc.Delete(ctx, at.Credential.OrgID, at.Credential.ID); err != nil {
 		t.Fatalf("delete %s: %v", at.Credential.ID, err)
 	}
-	live := liveusage.New(w.store, secrets.NewKeyCache(w.keys, time.Minute, 100), w.b.Prober(), time.Minute, w.b.Log)
-	src := refresh.DynamoSource{Store: w.store, PageSize: 4}
+	live := liveusage.New(w.store, secrets.NewKeyCache(w.keys, time.Minute, 100), w.b.Prober(), liveusage.Options{Fresh: time.Minute, Log: w.b.Log})
+	src := dynamo.ScanSource{Store: w.store, PageSize: 4}
 	for run, want := range []int{len(creds) - 10, n - 1} { // run 1: those after the cursor; run 2: all
 		rec := &recorder{next: live}
 		st, err := refresh.NewEngine(src, w.store, rec, refresh.Options{Concurrency: 4, PerProvider: 2, Log: w.b.Log}).Run(ctx, one)
@@ -627,7 +629,7 @@ type raceClaims struct {
 	once  sync.Once
 }
 
-func (r *raceClaims) ClaimedSecrets(ctx context.Context, refs []dynamo.SecretClaim) (map[int]bool, error) {
+func (r *raceClaims) ClaimedSecrets(ctx context.Context, refs []refresh.SecretClaim) (map[int]bool, error) {
 	claimed, err := r.Store.ClaimedSecrets(ctx, refs)
 	r.once.Do(r.readd)
 	return claimed, err
@@ -652,7 +654,7 @@ func TestSweepSparesAKeyReaddedAfterTheClaimCheck(t *testing.T) {
 		}
 	}}
 	later := time.Now().Add(2 * time.Hour)
-	st, err := refresh.Sweep(ctx, refresh.NewSecretLister(w.keys, w.env.SM), claims, w.keys,
+	st, err := refresh.Sweep(ctx, secrets.NewLister(w.keys, w.env.SM), claims, w.keys,
 		refresh.SweepOptions{Now: func() time.Time { return later }, Log: w.b.Log})
 	if err != nil {
 		t.Fatalf("Sweep: %v", err)
@@ -720,7 +722,7 @@ func TestSweepRestoresAClaimedSecretScheduledForDeletion(t *testing.T) {
 		}
 	}
 
-	lister := refresh.NewSecretLister(w.keys, w.env.SM)
+	lister := secrets.NewLister(w.keys, w.env.SM)
 	sweep := func(now time.Time) refresh.SweepStats {
 		t.Helper()
 		st, err := refresh.Sweep(ctx, lister, w.store, w.keys, refresh.SweepOptions{Now: func() time.Time { return now }, Log: w.b.Log})

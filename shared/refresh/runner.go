@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/acme/provider-credentials/shared/dynamo"
 )
 
 // Config is the refresh's own configuration, read from the environment
@@ -112,17 +110,6 @@ func NewRunner(cfg Config, probeTimeout time.Duration, d Deps) (*Runner, error) 
 		}
 	}
 	return r, nil
-}
-
-// DynamoSource is the Source over the credentials table.
-type DynamoSource struct {
-	Store    *dynamo.Store
-	PageSize int32
-}
-
-// Page reads one page of the segment.
-func (s DynamoSource) Page(ctx context.Context, seg Segment, after string) (dynamo.ScanPage, error) {
-	return s.Store.ScanCredentials(ctx, seg.Index, seg.Total, after, s.PageSize)
 }
 
 // Report is what one invocation did.

@@ -5,34 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/acme/provider-credentials/shared/dynamo"
-	"github.com/acme/provider-credentials/shared/secrets"
 )
-
-// SecretLister lists the secrets under the prefix, those scheduled for
-// deletion included, a page at a time, and reads one again (found false:
-// it no longer exists).
-type SecretLister interface {
-	List(ctx context.Context, fn func(secrets.Listed) (bool, error)) error
-	Describe(ctx context.Context, name string) (l secrets.Listed, found bool, err error)
-}
-
-// ClaimChecker says which secrets a credential claims, in bulk and (with a
-// consistent read) one at a time, the latter also whether the credential
-// is locked; *dynamo.Store is one.
-type ClaimChecker interface {
-	ClaimedSecrets(ctx context.Context, refs []dynamo.SecretClaim) (map[int]bool, error)
-	SecretClaimed(ctx context.Context, ref dynamo.SecretClaim) (bool, error)
-	SecretClaimState(ctx context.Context, ref dynamo.SecretClaim, at time.Time) (dynamo.ClaimState, error)
-}
-
-// SecretDeleter deletes a secret after the recovery window, and cancels a
-// scheduled deletion; *secrets.Store is one.
-type SecretDeleter interface {
-	ScheduleDelete(ctx context.Context, name string) error
-	Restore(ctx context.Context, name string) error
-}
 
 // SweepOptions tunes a sweep. Zero values take the defaults.
 type SweepOptions struct {
@@ -124,7 +97,7 @@ func Sweep(ctx context.Context, list SecretLister, claims ClaimChecker, del Secr
 	now := o.Now()
 	cutoff := now.Add(-o.MinAge)
 	restoreCutoff := now.Add(-o.RestoreAfter)
-	var orphans, pending []dynamo.SecretClaim
+	var orphans, pending []SecretClaim
 	deletesCapped, restoresCapped := false, false
 
 	flushOrphans := func() error {
@@ -206,12 +179,12 @@ func Sweep(ctx context.Context, list SecretLister, claims ClaimChecker, del Secr
 		return nil
 	}
 
-	err := list.List(ctx, func(l secrets.Listed) (bool, error) {
+	err := list.List(ctx, func(l ListedSecret) (bool, error) {
 		st.Listed++
 		if l.Deleted {
 			st.Pending++
 		}
-		ref := dynamo.SecretClaim{OrgID: l.OrgID, CredentialID: l.CredentialID, SecretName: l.Name}
+		ref := SecretClaim{OrgID: l.OrgID, CredentialID: l.CredentialID, SecretName: l.Name}
 		switch {
 		case l.OrgID == "":
 			st.Foreign++
@@ -251,7 +224,7 @@ func Sweep(ctx context.Context, list SecretLister, claims ClaimChecker, del Secr
 // recheckRestore reads ref's credential, then its secret, again before a
 // restore; why is "" when the secret is still to be restored, else the
 // reason it is left alone.
-func recheckRestore(ctx context.Context, list SecretLister, claims ClaimChecker, ref dynamo.SecretClaim, now, cutoff time.Time) (why string, err error) {
+func recheckRestore(ctx context.Context, list SecretLister, claims ClaimChecker, ref SecretClaim, now, cutoff time.Time) (why string, err error) {
 	cs, err := claims.SecretClaimState(ctx, ref, now)
 	switch {
 	case err != nil:
@@ -278,7 +251,7 @@ func recheckRestore(ctx context.Context, list SecretLister, claims ClaimChecker,
 // neither created nor changed since cutoff (MinAge before the sweep began:
 // a secret listed as old that changed since is caught by the same test,
 // whatever the precision of the two calls' dates).
-func recheck(ctx context.Context, list SecretLister, claims ClaimChecker, ref dynamo.SecretClaim, cutoff time.Time) (ok bool, err error) {
+func recheck(ctx context.Context, list SecretLister, claims ClaimChecker, ref SecretClaim, cutoff time.Time) (ok bool, err error) {
 	claimed, err := claims.SecretClaimed(ctx, ref)
 	if err != nil || claimed {
 		return false, err
@@ -288,30 +261,4 @@ func recheck(ctx context.Context, list SecretLister, claims ClaimChecker, ref dy
 		return false, err
 	}
 	return !now.Deleted && now.Changed.Before(cutoff), nil
-}
-
-// ListDescribeAPI is the part of the Secrets Manager client the sweep reads with.
-type ListDescribeAPI interface {
-	secrets.ListAPI
-	secrets.DescribeAPI
-}
-
-// NewSecretLister lists store's secrets through a client that can list
-// and describe.
-func NewSecretLister(store *secrets.Store, api ListDescribeAPI) SecretLister {
-	return secretList{store: store, api: api}
-}
-
-// secretList lists through a Store with a client that can list.
-type secretList struct {
-	store *secrets.Store
-	api   ListDescribeAPI
-}
-
-func (l secretList) List(ctx context.Context, fn func(secrets.Listed) (bool, error)) error {
-	return l.store.List(ctx, l.api, fn)
-}
-
-func (l secretList) Describe(ctx context.Context, name string) (secrets.Listed, bool, error) {
-	return l.store.Describe(ctx, l.api, name)
 }

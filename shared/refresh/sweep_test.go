@@ -7,16 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acme/provider-credentials/shared/dynamo"
 	"github.com/acme/provider-credentials/shared/refresh"
-	"github.com/acme/provider-credentials/shared/secrets"
 )
 
 // oneSecret lists one old orphan; its re-read (Describe) and re-checked
 // claim are whatever the test sets, as if changed after the listing.
 type oneSecret struct {
-	listed      secrets.Listed
-	now         secrets.Listed
+	listed      refresh.ListedSecret
+	now         refresh.ListedSecret
 	found       bool
 	claimedNow  bool
 	describeErr error
@@ -27,24 +25,24 @@ type oneSecret struct {
 	restored      []string
 }
 
-func (o *oneSecret) List(_ context.Context, fn func(secrets.Listed) (bool, error)) error {
+func (o *oneSecret) List(_ context.Context, fn func(refresh.ListedSecret) (bool, error)) error {
 	_, err := fn(o.listed)
 	return err
 }
 
-func (o *oneSecret) Describe(context.Context, string) (secrets.Listed, bool, error) {
+func (o *oneSecret) Describe(context.Context, string) (refresh.ListedSecret, bool, error) {
 	return o.now, o.found, o.describeErr
 }
 
-func (o *oneSecret) ClaimedSecrets(context.Context, []dynamo.SecretClaim) (map[int]bool, error) {
+func (o *oneSecret) ClaimedSecrets(context.Context, []refresh.SecretClaim) (map[int]bool, error) {
 	if o.claimedInBulk {
 		return map[int]bool{0: true}, nil
 	}
 	return map[int]bool{}, nil // the bulk check: unclaimed
 }
 
-func (o *oneSecret) SecretClaimState(context.Context, dynamo.SecretClaim, time.Time) (dynamo.ClaimState, error) {
-	return dynamo.ClaimState{Claimed: o.claimedNow, Locked: o.locked}, nil
+func (o *oneSecret) SecretClaimState(context.Context, refresh.SecretClaim, time.Time) (refresh.ClaimState, error) {
+	return refresh.ClaimState{Claimed: o.claimedNow, Locked: o.locked}, nil
 }
 
 func (o *oneSecret) Restore(_ context.Context, name string) error {
@@ -52,7 +50,7 @@ func (o *oneSecret) Restore(_ context.Context, name string) error {
 	return nil
 }
 
-func (o *oneSecret) SecretClaimed(context.Context, dynamo.SecretClaim) (bool, error) {
+func (o *oneSecret) SecretClaimed(context.Context, refresh.SecretClaim) (bool, error) {
 	return o.claimedNow, nil
 }
 
@@ -63,14 +61,14 @@ func (o *oneSecret) ScheduleDelete(_ context.Context, name string) error {
 
 func TestSweepRechecksBeforeDeleting(t *testing.T) {
 	now := time.Now()
-	old := secrets.Listed{Name: "p/org/c1", OrgID: "org", CredentialID: "c1", Changed: now.Add(-48 * time.Hour)}
+	old := refresh.ListedSecret{Name: "p/org/c1", OrgID: "org", CredentialID: "c1", Changed: now.Add(-48 * time.Hour)}
 	recent := old
 	recent.Changed = now.Add(-time.Minute)
 	pending := old
 	pending.Deleted = true
 	tests := []struct {
 		name        string
-		now         secrets.Listed
+		now         refresh.ListedSecret
 		found       bool
 		claimedNow  bool
 		describeErr error
@@ -82,8 +80,8 @@ func TestSweepRechecksBeforeDeleting(t *testing.T) {
 		{"claimed since the bulk check", old, true, true, nil, false, 1, 0},
 		{"written since it was listed", recent, true, false, nil, false, 1, 0},
 		{"scheduled for deletion since", pending, true, false, nil, false, 1, 0},
-		{"gone since", secrets.Listed{}, false, false, nil, false, 1, 0},
-		{"re-read failed", secrets.Listed{}, false, false, errors.New("throttled"), false, 0, 1},
+		{"gone since", refresh.ListedSecret{}, false, false, nil, false, 1, 0},
+		{"re-read failed", refresh.ListedSecret{}, false, false, errors.New("throttled"), false, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,7 +99,7 @@ func TestSweepRechecksBeforeDeleting(t *testing.T) {
 
 func TestSweepRestoresOnlyAClaimedOldUnlockedDeletion(t *testing.T) {
 	now := time.Now()
-	pending := secrets.Listed{Name: "p/org/c1", OrgID: "org", CredentialID: "c1", Changed: now.Add(-48 * time.Hour),
+	pending := refresh.ListedSecret{Name: "p/org/c1", OrgID: "org", CredentialID: "c1", Changed: now.Add(-48 * time.Hour),
 		Deleted: true, DeletedAt: now.Add(-10 * time.Minute)}
 	fresh := pending
 	fresh.DeletedAt = now.Add(-time.Minute)
@@ -109,10 +107,10 @@ func TestSweepRestoresOnlyAClaimedOldUnlockedDeletion(t *testing.T) {
 	live.Deleted, live.DeletedAt = false, time.Time{}
 	tests := []struct {
 		name          string
-		listed        secrets.Listed
+		listed        refresh.ListedSecret
 		bulk, claimed bool
 		locked        bool
-		now           secrets.Listed
+		now           refresh.ListedSecret
 		found         bool
 		describeErr   error
 		restored      bool
@@ -125,8 +123,8 @@ func TestSweepRestoresOnlyAClaimedOldUnlockedDeletion(t *testing.T) {
 		{"credential locked", pending, true, true, true, pending, true, nil, false, 1, 0},
 		{"deletion requested again since", pending, true, true, false, fresh, true, nil, false, 1, 0},
 		{"restored since", pending, true, true, false, live, true, nil, false, 1, 0},
-		{"gone since", pending, true, true, false, secrets.Listed{}, false, nil, false, 1, 0},
-		{"re-read failed", pending, true, true, false, secrets.Listed{}, false, errors.New("throttled"), false, 0, 1},
+		{"gone since", pending, true, true, false, refresh.ListedSecret{}, false, nil, false, 1, 0},
+		{"re-read failed", pending, true, true, false, refresh.ListedSecret{}, false, errors.New("throttled"), false, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,7 +150,7 @@ type manyPending struct {
 	n int
 }
 
-func (m *manyPending) List(_ context.Context, fn func(secrets.Listed) (bool, error)) error {
+func (m *manyPending) List(_ context.Context, fn func(refresh.ListedSecret) (bool, error)) error {
 	for i := range m.n {
 		l := m.listed
 		l.Name, l.CredentialID = fmt.Sprintf("p/org/c%d", i), fmt.Sprintf("c%d", i)
@@ -163,7 +161,7 @@ func (m *manyPending) List(_ context.Context, fn func(secrets.Listed) (bool, err
 	return nil
 }
 
-func (m *manyPending) ClaimedSecrets(_ context.Context, refs []dynamo.SecretClaim) (map[int]bool, error) {
+func (m *manyPending) ClaimedSecrets(_ context.Context, refs []refresh.SecretClaim) (map[int]bool, error) {
 	claimed := map[int]bool{}
 	for i := range refs {
 		claimed[i] = true
@@ -173,7 +171,7 @@ func (m *manyPending) ClaimedSecrets(_ context.Context, refs []dynamo.SecretClai
 
 func TestSweepCapsRestores(t *testing.T) {
 	now := time.Now()
-	l := secrets.Listed{OrgID: "org", Changed: now.Add(-48 * time.Hour), Deleted: true, DeletedAt: now.Add(-time.Hour)}
+	l := refresh.ListedSecret{OrgID: "org", Changed: now.Add(-48 * time.Hour), Deleted: true, DeletedAt: now.Add(-time.Hour)}
 	m := &manyPending{oneSecret: oneSecret{listed: l, now: l, found: true, claimedNow: true}, n: 7}
 	st, err := refresh.Sweep(context.Background(), m, m, m, refresh.SweepOptions{Now: func() time.Time { return now }, MaxRestores: 3, Log: quiet()})
 	if err != nil {

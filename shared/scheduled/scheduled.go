@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/dynamo"
 	"github.com/acme/provider-credentials/shared/liveusage"
 	"github.com/acme/provider-credentials/shared/refresh"
 	"github.com/acme/provider-credentials/shared/secrets"
@@ -35,18 +36,18 @@ func Runner(b *app.Builder, cfg refresh.Config, metrics io.Writer) (*refresh.Run
 	// about once per 72 runs at the default schedule, not once per run.
 	keys := secrets.NewKeyCache(ks, 6*time.Hour, cfg.KeyCacheSize)
 	d := refresh.Deps{
-		Source:    refresh.DynamoSource{Store: store, PageSize: cfg.PageSize},
+		Source:    dynamo.ScanSource{Store: store, PageSize: cfg.PageSize},
 		Cursors:   store,
-		Refresher: liveusage.New(store, keys, b.Prober(), b.Config.UsageFresh, b.Log),
+		Refresher: liveusage.New(store, keys, b.Prober(), liveusage.Options{Fresh: b.Config.UsageFresh, Log: b.Log}),
 		Log:       b.Log,
 		Metrics:   metrics,
 	}
 	if cfg.SweepMaxDeletes > 0 {
-		lister, ok := b.Clients.SecretsManager.(refresh.ListDescribeAPI)
+		lister, ok := b.Clients.SecretsManager.(secrets.ListDescribeAPI)
 		if !ok {
 			return nil, errors.New("scheduled: the Secrets Manager client cannot ListSecrets and DescribeSecret")
 		}
-		d.Sweep = &refresh.SweepDeps{Secrets: refresh.NewSecretLister(ks, lister), Claims: store, Deleter: ks}
+		d.Sweep = &refresh.SweepDeps{Secrets: secrets.NewLister(ks, lister), Claims: store, Deleter: ks}
 	}
 	return refresh.NewRunner(cfg, b.Config.ProbeTimeout, d)
 }

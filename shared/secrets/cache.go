@@ -4,6 +4,13 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/acme/provider-credentials/shared/liveusage"
+)
+
+var (
+	_ liveusage.Keys = (*Store)(nil)
+	_ liveusage.Keys = (*KeyCache)(nil)
 )
 
 // KeyCache keeps keys read for probing in memory, per Lambda instance,

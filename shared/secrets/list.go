@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/acme/provider-credentials/shared/refresh"
 )
 
 // ListAPI is the part of the Secrets Manager client that listing uses.
@@ -18,23 +20,43 @@ type ListAPI interface {
 	ListSecrets(context.Context, *secretsmanager.ListSecretsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
 }
 
-// Listed is a secret found under the prefix.
-type Listed struct {
-	Name         string
-	OrgID        string // from the name; "" when the name is not <prefix>/<org>/<id>
-	CredentialID string
-	Changed      time.Time // the later of CreatedDate and LastChangedDate
-	Deleted      bool      // scheduled for deletion
-	// DeletedAt is when the deletion was requested (zero unless Deleted):
-	// see deletedAt.
-	DeletedAt time.Time
+// ListDescribeAPI is the part of the Secrets Manager client the sweep
+// reads with.
+type ListDescribeAPI interface {
+	ListAPI
+	DescribeAPI
+}
+
+// Lister is the refresh sweep's SecretLister: a Store's secrets, read
+// through a client that can list and describe.
+type Lister struct {
+	store *Store
+	api   ListDescribeAPI
+}
+
+var (
+	_ refresh.SecretLister  = (*Lister)(nil)
+	_ refresh.SecretDeleter = (*Store)(nil)
+)
+
+// NewLister lists store's secrets through api.
+func NewLister(store *Store, api ListDescribeAPI) *Lister { return &Lister{store: store, api: api} }
+
+// List is Store.List through the lister's client.
+func (l *Lister) List(ctx context.Context, fn func(refresh.ListedSecret) (bool, error)) error {
+	return l.store.List(ctx, l.api, fn)
+}
+
+// Describe is Store.Describe through the lister's client.
+func (l *Lister) Describe(ctx context.Context, name string) (refresh.ListedSecret, bool, error) {
+	return l.store.Describe(ctx, l.api, name)
 }
 
 // List calls fn for every secret whose name starts with <prefix>/, one
 // ListSecrets page (100) at a time, until fn returns false or an error.
 // Secrets scheduled for deletion are listed too (IncludePlannedDeletion),
 // marked Deleted.
-func (s *Store) List(ctx context.Context, api ListAPI, fn func(Listed) (bool, error)) error {
+func (s *Store) List(ctx context.Context, api ListAPI, fn func(refresh.ListedSecret) (bool, error)) error {
 	in := &secretsmanager.ListSecretsInput{
 		MaxResults:             aws.Int32(100),
 		IncludePlannedDeletion: aws.Bool(true),
@@ -68,23 +90,23 @@ type DescribeAPI interface {
 // Describe reads one secret under the prefix as List would have listed it
 // (with DescribeSecret, which also sees a secret scheduled for deletion);
 // found is false when it does not exist.
-func (s *Store) Describe(ctx context.Context, api DescribeAPI, name string) (l Listed, found bool, err error) {
+func (s *Store) Describe(ctx context.Context, api DescribeAPI, name string) (l refresh.ListedSecret, found bool, err error) {
 	if !strings.HasPrefix(name, s.prefix+"/") {
-		return Listed{}, false, fmt.Errorf("secrets: describe %s: not under %s/", name, s.prefix)
+		return refresh.ListedSecret{}, false, fmt.Errorf("secrets: describe %s: not under %s/", name, s.prefix)
 	}
 	out, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
 	var nf *smtypes.ResourceNotFoundException
 	if errors.As(err, &nf) {
-		return Listed{}, false, nil
+		return refresh.ListedSecret{}, false, nil
 	}
 	if err != nil {
-		return Listed{}, false, fmt.Errorf("secrets: describe %s: %w", name, err)
+		return refresh.ListedSecret{}, false, fmt.Errorf("secrets: describe %s: %w", name, err)
 	}
 	return s.listed(name, out.CreatedDate, out.LastChangedDate, out.DeletedDate), true, nil
 }
 
-func (s *Store) listed(name string, created, changed, deleted *time.Time) Listed {
-	l := Listed{Name: name, Deleted: deleted != nil}
+func (s *Store) listed(name string, created, changed, deleted *time.Time) refresh.ListedSecret {
+	l := refresh.ListedSecret{Name: name, Deleted: deleted != nil}
 	if deleted != nil {
 		l.DeletedAt = s.deletedAt(*deleted, time.Now())
 	}

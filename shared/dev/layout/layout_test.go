@@ -6,6 +6,7 @@ package layout
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,6 +68,32 @@ func TestSharedHoldsOnlyWhatShips(t *testing.T) {
 		}
 		if !shipped[p] {
 			t.Errorf("shared/%s is linked by no function: move it under shared/dev/", rel)
+		}
+	}
+}
+
+// TestConsumersOwnTheirPorts: the packages that use stores declare the
+// ports they need; the adapters implement them, so no consumer depends on
+// an adapter (the adapters import the consumers, not the reverse).
+func TestConsumersOwnTheirPorts(t *testing.T) {
+	const mod = "github.com/acme/provider-credentials/shared/"
+	consumers := []string{"credentials", "liveusage", "refresh"}
+	adapters := []string{"dynamo", "secrets"}
+	for _, c := range consumers {
+		cmd := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}}`, "./shared/"+c)
+		cmd.Dir = awstest.RepoRoot()
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -deps ./shared/%s: %v", c, err)
+		}
+		deps := strings.Fields(string(out))
+		if !slices.Contains(deps, mod+c) {
+			t.Fatalf("go list -deps ./shared/%s does not list the package itself: %q", c, deps)
+		}
+		for _, a := range adapters {
+			if slices.Contains(deps, mod+a) {
+				t.Errorf("shared/%s depends on the adapter shared/%s: declare the port in %s and implement it in %s", c, a, c, a)
+			}
 		}
 	}
 }
