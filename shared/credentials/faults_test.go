@@ -29,10 +29,10 @@ func TestWritesUnderInjectedFaults(t *testing.T) {
 	withKey := credentials.CreateInput{Provider: "openai", AccountKey: "a", APIKey: ptr("sk-seeded-1111")}
 	keyless := credentials.CreateInput{Provider: "openai_compatible", AccountKey: "a", BaseURL: ptr("https://one.example.com/v1")}
 	for _, tc := range []struct {
-		name    string
-		seed    credentials.CreateInput
-		clear   bool // clear the seed's key first
-		op      op
+		name     string
+		seed     credentials.CreateInput
+		clear    bool // clear the seed's key first
+		op       op
 		unlocked bool // an unlocked write: a lost answer may have landed though it failed
 	}{
 		{"create with a key", withKey, false, func(w *world, _ credentials.Credential) (credentials.Credential, bool, error) {

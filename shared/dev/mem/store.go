@@ -18,7 +18,7 @@ import (
 // key), a revision every write checks, and the key lock with its fenced
 // form. Times round-trip as stored (microseconds, UTC).
 type Store struct {
-	Faults *Faults           // nil: nothing fails
+	Faults *Faults          // nil: nothing fails
 	Now    func() time.Time // the lock's clock; default time.Now
 
 	mu     sync.Mutex
