@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/acme/provider-credentials/shared/credentials"
@@ -97,15 +96,6 @@ type Stats struct {
 	Duration       time.Duration
 }
 
-type counters struct {
-	probed, reachable, unreachable, cacheFailed, skipped atomic.Int64
-}
-
-type job struct {
-	c   credentials.Credential
-	seq uint64
-}
-
 // noDeadlineLease is how long a run without a deadline (tests, local
 // runs) holds its segment: Lambda's longest timeout.
 const noDeadlineLease = 15 * time.Minute
@@ -158,7 +148,25 @@ func (e *Engine) RunWith(ctx context.Context, seg Segment, alongside func(contex
 	}
 	tr := newTracker(from)
 	var n counters
-	p := &pool{
+	p := e.newPool(ctx, stopCtx, tr, &n)
+	scanErr := e.dispatch(ctx, stopCtx, seg, from, tr, p, &st, &n)
+	p.closeAndWait()
+	side.Wait()
+	st.Probed, st.Reachable, st.Unreachable = int(n.probed.Load()), int(n.reachable.Load()), int(n.unreachable.Load())
+	st.CacheFailed, st.SkippedForTime = int(n.cacheFailed.Load()), int(n.skipped.Load())
+	st.ReachedEnd = st.ReachedEnd && st.SkippedForTime == 0
+	st.StoppedForTime = !st.ReachedEnd && scanErr == nil
+
+	e.saveCursor(ctx, seg, owner, tr.cursor(), until)
+	st.Duration = o.Now().Sub(began)
+	return st, scanErr
+}
+
+// newPool returns the run's pool: each job is refreshed within ctx (not
+// stopCtx: in-flight work finishes), counted in n and marked done in tr.
+func (e *Engine) newPool(ctx, stopCtx context.Context, tr *tracker, n *counters) *pool {
+	o := e.opts
+	return &pool{
 		global: make(chan struct{}, o.Concurrency), per: o.PerProvider, backlog: o.Backlog,
 		queues: map[string]chan job{}, stop: stopCtx,
 		run: func(j job) {
@@ -179,20 +187,24 @@ func (e *Engine) RunWith(ctx context.Context, seg Segment, alongside func(contex
 		},
 		skip: func(job) { n.skipped.Add(1) },
 	}
+}
 
-	var scanErr error
+// dispatch reads the segment from position from, page by page, and hands
+// each eligible credential to p, until the segment's end or stopCtx ends.
+// It counts what it read in st (ReachedEnd included) and what it could not
+// hand out in n.skipped; the error is the scan's.
+func (e *Engine) dispatch(ctx, stopCtx context.Context, seg Segment, from string, tr *tracker, p *pool, st *Stats, n *counters) error {
 	pos := from
-dispatch:
 	for {
 		if stopCtx.Err() != nil {
-			break
+			return nil
 		}
 		page, err := e.page(stopCtx, seg, pos)
 		if err != nil {
 			if stopCtx.Err() == nil {
-				scanErr = err
+				return err
 			}
-			break
+			return nil
 		}
 		for i, it := range page.Items {
 			if it.Credential != nil {
@@ -200,7 +212,7 @@ dispatch:
 			} else if it.Err != nil {
 				st.Seen++
 				st.Invalid++
-				o.Log.WarnContext(ctx, "refresh: credential item not readable", "err", it.Err)
+				e.opts.Log.WarnContext(ctx, "refresh: credential item not readable", "err", it.Err)
 			}
 			eligible := it.Credential != nil && it.Credential.Active && it.Credential.HasAPIKey
 			if it.Credential != nil && !eligible {
@@ -208,12 +220,12 @@ dispatch:
 			}
 			if eligible && stopCtx.Err() != nil {
 				n.skipped.Add(int64(1 + countEligible(page.Items[i+1:])))
-				break dispatch
+				return nil
 			}
 			seq := tr.add(it.Pos, !eligible)
 			if eligible && !p.submit(job{c: *it.Credential, seq: seq}) {
 				n.skipped.Add(int64(1 + countEligible(page.Items[i+1:])))
-				break dispatch
+				return nil
 			}
 		}
 		if page.Next == "" {
@@ -223,28 +235,24 @@ dispatch:
 			// is hash order), so going round could probe a credential twice.
 			tr.add("", true)
 			st.ReachedEnd = true
-			break
+			return nil
 		}
 		pos = page.Next
 	}
-	p.closeAndWait()
-	side.Wait()
-	st.Probed, st.Reachable, st.Unreachable = int(n.probed.Load()), int(n.reachable.Load()), int(n.unreachable.Load())
-	st.CacheFailed, st.SkippedForTime = int(n.cacheFailed.Load()), int(n.skipped.Load())
-	st.ReachedEnd = st.ReachedEnd && st.SkippedForTime == 0
-	st.StoppedForTime = !st.ReachedEnd && scanErr == nil
+}
 
-	// Saved with the invocation's context, not the stopped one: the margin
-	// before the deadline is there for this. The save gives the lease back.
+// saveCursor stores the segment's position and so gives the lease back,
+// with the invocation's context, not the stopped one: the margin before
+// the deadline is there for this.
+func (e *Engine) saveCursor(ctx context.Context, seg Segment, owner, pos string, until time.Time) {
+	o := e.opts
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer scancel()
-	if err := e.cursors.SaveCursor(sctx, seg.Index, seg.Total, owner, tr.cursor(), credentials.FormatTime(o.Now())); errors.Is(err, ErrLeaseLost) {
+	if err := e.cursors.SaveCursor(sctx, seg.Index, seg.Total, owner, pos, credentials.FormatTime(o.Now())); errors.Is(err, ErrLeaseLost) {
 		o.Log.ErrorContext(ctx, "refresh: lease lost before the cursor was saved; the run that holds it keeps its own cursor", "segment", seg.Index)
 	} else if err != nil {
 		o.Log.ErrorContext(ctx, "refresh: cursor not saved; the next run repeats this one's work once the lease ends", "segment", seg.Index, "until", until, "err", err)
 	}
-	st.Duration = o.Now().Sub(began)
-	return st, scanErr
 }
 
 // page reads a page, retrying a few times past the SDK's own retries (a
@@ -288,118 +296,4 @@ func countEligible(items []ScanItem) int {
 		}
 	}
 	return n
-}
-
-// pool probes with at most cap(global) probes in flight, and at most per
-// for one provider. Each provider has its own queue and workers, so a
-// provider that hangs fills only its own queue and holds at most per of the
-// global slots: the others keep going.
-type pool struct {
-	global  chan struct{}
-	per     int
-	backlog int
-	queues  map[string]chan job // dispatcher goroutine only
-	stop    context.Context
-	run     func(job)
-	skip    func(job)
-	wg      sync.WaitGroup
-}
-
-// submit queues j; false when the run stopped while its provider's queue
-// was full.
-func (p *pool) submit(j job) bool {
-	q, ok := p.queues[j.c.Provider]
-	if !ok {
-		q = make(chan job, p.backlog)
-		p.queues[j.c.Provider] = q
-		for range p.per {
-			p.wg.Add(1)
-			go p.worker(q)
-		}
-	}
-	select {
-	case q <- j:
-		return true
-	case <-p.stop.Done():
-		return false
-	}
-}
-
-func (p *pool) worker(q <-chan job) {
-	defer p.wg.Done()
-	for j := range q {
-		select {
-		case p.global <- struct{}{}:
-		case <-p.stop.Done():
-			p.skip(j)
-			continue
-		}
-		if p.stop.Err() != nil { // both were ready: the stop wins
-			<-p.global
-			p.skip(j)
-			continue
-		}
-		p.run(j)
-		<-p.global
-	}
-}
-
-func (p *pool) closeAndWait() {
-	for _, q := range p.queues {
-		close(q)
-	}
-	p.wg.Wait()
-}
-
-// tracker follows the scan positions handed out, in order, and which are
-// done, to give the cursor: the last position before which everything was
-// handled. It holds only the window between the oldest unfinished
-// credential and the newest read, not the table.
-type tracker struct {
-	mu      sync.Mutex
-	base    uint64 // sequence number of entries[0]
-	entries []trackEntry
-	last    string // position of the last entry of the done prefix
-}
-
-type trackEntry struct {
-	pos  string
-	done bool
-}
-
-func newTracker(from string) *tracker { return &tracker{last: from} }
-
-func (t *tracker) add(pos string, done bool) uint64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	seq := t.base + uint64(len(t.entries))
-	t.entries = append(t.entries, trackEntry{pos: pos, done: done})
-	t.advance()
-	return seq
-}
-
-func (t *tracker) done(seq uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.entries[seq-t.base].done = true
-	t.advance()
-}
-
-func (t *tracker) advance() {
-	i := 0
-	for i < len(t.entries) && t.entries[i].done {
-		t.last = t.entries[i].pos
-		i++
-	}
-	if i > 0 {
-		clear(t.entries[:i]) // let the strings go
-		t.entries = t.entries[i:]
-		t.base += uint64(i)
-	}
-}
-
-func (t *tracker) cursor() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.last
 }

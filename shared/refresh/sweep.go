@@ -75,6 +75,26 @@ type SweepStats struct {
 // re-read but before RestoreSecret, the secret comes back unclaimed: an
 // orphan, which a later sweep deletes; a key is never lost that way.
 func Sweep(ctx context.Context, list SecretLister, claims ClaimChecker, del SecretDeleter, o SweepOptions) (SweepStats, error) {
+	o = o.withDefaults()
+	now := o.Now()
+	sw := &sweeper{
+		list: list, claims: claims, del: del, o: o,
+		now: now, cutoff: now.Add(-o.MinAge), restoreCutoff: now.Add(-o.RestoreAfter),
+	}
+	err := list.List(ctx, func(l ListedSecret) (bool, error) { return sw.visit(ctx, l) })
+	if err == nil {
+		err = sw.flushPending(ctx)
+	}
+	if err == nil {
+		err = sw.flushOrphans(ctx)
+	}
+	if err != nil {
+		return sw.st, fmt.Errorf("refresh: sweep secrets: %w", err)
+	}
+	return sw.st, nil
+}
+
+func (o SweepOptions) withDefaults() SweepOptions {
 	if o.MinAge <= 0 {
 		o.MinAge = time.Hour
 	}
@@ -93,132 +113,138 @@ func Sweep(ctx context.Context, list SecretLister, claims ClaimChecker, del Secr
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	var st SweepStats
-	now := o.Now()
-	cutoff := now.Add(-o.MinAge)
-	restoreCutoff := now.Add(-o.RestoreAfter)
-	var orphans, pending []SecretClaim
-	deletesCapped, restoresCapped := false, false
+	return o
+}
 
-	flushOrphans := func() error {
-		if len(orphans) == 0 || deletesCapped {
-			return nil
-		}
-		defer func() { orphans = orphans[:0] }()
-		claimed, err := claims.ClaimedSecrets(ctx, orphans)
-		if err != nil {
-			return err
-		}
-		for i, ref := range orphans {
-			if claimed[i] {
-				continue
-			}
-			if st.Deleted+st.Failed >= o.MaxDeletes {
-				deletesCapped = true
-				return nil
-			}
-			if ok, err := recheck(ctx, list, claims, ref, cutoff); err != nil {
-				st.Failed++
-				o.Log.WarnContext(ctx, "sweep: orphaned secret not deleted: re-check failed", "secret", ref.SecretName, "err", err)
-				continue
-			} else if !ok {
-				st.Spared++
-				o.Log.InfoContext(ctx, "sweep: secret spared: claimed or changed since it was listed", "secret", ref.SecretName)
-				continue
-			}
-			st.Orphans++
-			if err := del.ScheduleDelete(ctx, ref.SecretName); err != nil {
-				st.Failed++
-				o.Log.WarnContext(ctx, "sweep: orphaned secret not deleted", "secret", ref.SecretName, "err", err)
-				continue
-			}
-			st.Deleted++
-			o.Log.InfoContext(ctx, "sweep: orphaned secret scheduled for deletion", "secret", ref.SecretName)
-		}
-		deletesCapped = st.Deleted+st.Failed >= o.MaxDeletes
-		return nil
+// sweeper is one sweep: the secrets listed so far that may be orphans or
+// lost keys, judged a batch (up to 100) at a time.
+type sweeper struct {
+	list   SecretLister
+	claims ClaimChecker
+	del    SecretDeleter
+	o      SweepOptions
+
+	now, cutoff, restoreCutoff    time.Time
+	st                            SweepStats
+	orphans, pending              []SecretClaim
+	deletesCapped, restoresCapped bool
+}
+
+// visit sorts one listed secret; false when both caps are reached.
+func (sw *sweeper) visit(ctx context.Context, l ListedSecret) (bool, error) {
+	sw.st.Listed++
+	if l.Deleted {
+		sw.st.Pending++
 	}
-
-	flushPending := func() error {
-		if len(pending) == 0 || restoresCapped {
-			return nil
-		}
-		defer func() { pending = pending[:0] }()
-		claimed, err := claims.ClaimedSecrets(ctx, pending)
-		if err != nil {
-			return err
-		}
-		for i, ref := range pending {
-			if !claimed[i] {
-				continue // being deleted as asked
-			}
-			if st.Restored+st.RestoreFailed >= o.MaxRestores {
-				restoresCapped = true
-				return nil
-			}
-			why, err := recheckRestore(ctx, list, claims, ref, now, restoreCutoff)
-			if err != nil {
-				st.RestoreFailed++
-				o.Log.WarnContext(ctx, "sweep: claimed secret scheduled for deletion not restored: re-check failed", "secret", ref.SecretName, "err", err)
-				continue
-			} else if why != "" {
-				st.RestoreHeld++
-				o.Log.InfoContext(ctx, "sweep: claimed secret scheduled for deletion left alone: "+why, "secret", ref.SecretName)
-				continue
-			}
-			if err := del.Restore(ctx, ref.SecretName); err != nil {
-				st.RestoreFailed++
-				o.Log.ErrorContext(ctx, "sweep: claimed secret scheduled for deletion not restored", "secret", ref.SecretName, "err", err)
-				continue
-			}
-			st.Restored++
-			o.Log.WarnContext(ctx, "sweep: restored a secret scheduled for deletion that its credential still claims (a request died between the two writes)",
-				"secret", ref.SecretName, "org", ref.OrgID, "credential", ref.CredentialID)
-		}
-		restoresCapped = st.Restored+st.RestoreFailed >= o.MaxRestores
-		return nil
-	}
-
-	err := list.List(ctx, func(l ListedSecret) (bool, error) {
-		st.Listed++
-		if l.Deleted {
-			st.Pending++
-		}
-		ref := SecretClaim{OrgID: l.OrgID, CredentialID: l.CredentialID, SecretName: l.Name}
-		switch {
-		case l.OrgID == "":
-			st.Foreign++
-		case l.Deleted:
-			// Deletion requested less than RestoreAfter ago: the request
-			// may still be writing the credential.
-			if !restoresCapped && l.DeletedAt.Before(restoreCutoff) {
-				if pending = append(pending, ref); len(pending) >= 100 {
-					if err := flushPending(); err != nil {
-						return false, err
-					}
-				}
-			}
-		case !l.Changed.Before(cutoff):
-			st.Young++
-		case !deletesCapped:
-			if orphans = append(orphans, ref); len(orphans) >= 100 {
-				if err := flushOrphans(); err != nil {
+	ref := SecretClaim{OrgID: l.OrgID, CredentialID: l.CredentialID, SecretName: l.Name}
+	switch {
+	case l.OrgID == "":
+		sw.st.Foreign++
+	case l.Deleted:
+		// Deletion requested less than RestoreAfter ago: the request
+		// may still be writing the credential.
+		if !sw.restoresCapped && l.DeletedAt.Before(sw.restoreCutoff) {
+			if sw.pending = append(sw.pending, ref); len(sw.pending) >= 100 {
+				if err := sw.flushPending(ctx); err != nil {
 					return false, err
 				}
 			}
 		}
-		return !deletesCapped || !restoresCapped, nil
-	})
-	if err == nil {
-		err = flushPending()
+	case !l.Changed.Before(sw.cutoff):
+		sw.st.Young++
+	case !sw.deletesCapped:
+		if sw.orphans = append(sw.orphans, ref); len(sw.orphans) >= 100 {
+			if err := sw.flushOrphans(ctx); err != nil {
+				return false, err
+			}
+		}
 	}
-	if err == nil {
-		err = flushOrphans()
+	return !sw.deletesCapped || !sw.restoresCapped, nil
+}
+
+// flushOrphans schedules for deletion the batch's secrets that no
+// credential claims, each re-checked first, up to MaxDeletes.
+func (sw *sweeper) flushOrphans(ctx context.Context) error {
+	if len(sw.orphans) == 0 || sw.deletesCapped {
+		return nil
 	}
+	defer func() { sw.orphans = sw.orphans[:0] }()
+	st, o := &sw.st, sw.o
+	claimed, err := sw.claims.ClaimedSecrets(ctx, sw.orphans)
 	if err != nil {
-		return st, fmt.Errorf("refresh: sweep secrets: %w", err)
+		return err
 	}
-	return st, nil
+	for i, ref := range sw.orphans {
+		if claimed[i] {
+			continue
+		}
+		if st.Deleted+st.Failed >= o.MaxDeletes {
+			sw.deletesCapped = true
+			return nil
+		}
+		if ok, err := recheck(ctx, sw.list, sw.claims, ref, sw.cutoff); err != nil {
+			st.Failed++
+			o.Log.WarnContext(ctx, "sweep: orphaned secret not deleted: re-check failed", "secret", ref.SecretName, "err", err)
+			continue
+		} else if !ok {
+			st.Spared++
+			o.Log.InfoContext(ctx, "sweep: secret spared: claimed or changed since it was listed", "secret", ref.SecretName)
+			continue
+		}
+		st.Orphans++
+		if err := sw.del.ScheduleDelete(ctx, ref.SecretName); err != nil {
+			st.Failed++
+			o.Log.WarnContext(ctx, "sweep: orphaned secret not deleted", "secret", ref.SecretName, "err", err)
+			continue
+		}
+		st.Deleted++
+		o.Log.InfoContext(ctx, "sweep: orphaned secret scheduled for deletion", "secret", ref.SecretName)
+	}
+	sw.deletesCapped = st.Deleted+st.Failed >= o.MaxDeletes
+	return nil
+}
+
+// flushPending restores the batch's secrets scheduled for deletion that
+// their credential still claims, each re-checked first, up to MaxRestores.
+func (sw *sweeper) flushPending(ctx context.Context) error {
+	if len(sw.pending) == 0 || sw.restoresCapped {
+		return nil
+	}
+	defer func() { sw.pending = sw.pending[:0] }()
+	st, o := &sw.st, sw.o
+	claimed, err := sw.claims.ClaimedSecrets(ctx, sw.pending)
+	if err != nil {
+		return err
+	}
+	for i, ref := range sw.pending {
+		if !claimed[i] {
+			continue // being deleted as asked
+		}
+		if st.Restored+st.RestoreFailed >= o.MaxRestores {
+			sw.restoresCapped = true
+			return nil
+		}
+		why, err := recheckRestore(ctx, sw.list, sw.claims, ref, sw.now, sw.restoreCutoff)
+		if err != nil {
+			st.RestoreFailed++
+			o.Log.WarnContext(ctx, "sweep: claimed secret scheduled for deletion not restored: re-check failed", "secret", ref.SecretName, "err", err)
+			continue
+		} else if why != "" {
+			st.RestoreHeld++
+			o.Log.InfoContext(ctx, "sweep: claimed secret scheduled for deletion left alone: "+why, "secret", ref.SecretName)
+			continue
+		}
+		if err := sw.del.Restore(ctx, ref.SecretName); err != nil {
+			st.RestoreFailed++
+			o.Log.ErrorContext(ctx, "sweep: claimed secret scheduled for deletion not restored", "secret", ref.SecretName, "err", err)
+			continue
+		}
+		st.Restored++
+		o.Log.WarnContext(ctx, "sweep: restored a secret scheduled for deletion that its credential still claims (a request died between the two writes)",
+			"secret", ref.SecretName, "org", ref.OrgID, "credential", ref.CredentialID)
+	}
+	sw.restoresCapped = st.Restored+st.RestoreFailed >= o.MaxRestores
+	return nil
 }
 
 // recheckRestore reads ref's credential, then its secret, again before a
