@@ -3,6 +3,7 @@ package mem_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -426,6 +427,50 @@ func TestContractKeyStore(t *testing.T) {
 		}
 		if err := k.Restore(ctx, name); err == nil {
 			t.Fatal("restored a discarded secret")
+		}
+	})
+}
+
+func TestContractCursors(t *testing.T) {
+	implementations(t, func(t *testing.T, s store) {
+		cur, isCursors := s.(refresh.Cursors)
+		if !isCursors {
+			t.Fatal("not refresh.Cursors")
+		}
+		ctx := context.Background()
+		const pos = `{"pk":"a","sk":"CRED#a"}` // a position the adapter can read back
+		now := time.Now()
+		got, err := cur.AcquireCursor(ctx, 0, 2, "a", now, now.Add(time.Minute))
+		ok(t, "first lease", err)
+		if got != "" {
+			t.Fatalf("first lease: position %q, want the start", got)
+		}
+		if _, err := cur.AcquireCursor(ctx, 0, 2, "b", now, now.Add(time.Minute)); !errors.Is(err, refresh.ErrLeaseHeld) {
+			t.Fatalf("lease while a holds it: %v, want ErrLeaseHeld", err)
+		}
+		_, err = cur.AcquireCursor(ctx, 1, 2, "b", now, now.Add(time.Minute))
+		ok(t, "another segment", err)
+		ok(t, "save", cur.SaveCursor(ctx, 0, 2, "a", pos, credentials.FormatTime(now)))
+		got, err = cur.AcquireCursor(ctx, 0, 2, "b", now, now.Add(-time.Second)) // a lease that is over at once
+		ok(t, "lease after the save", err)
+		if got != pos {
+			t.Fatalf("position %q, want %q", got, pos)
+		}
+		if err := cur.SaveCursor(ctx, 0, 2, "a", "", credentials.FormatTime(now)); !errors.Is(err, refresh.ErrLeaseLost) {
+			t.Fatalf("save by a run that gave its lease back: %v, want ErrLeaseLost", err)
+		}
+		got, err = cur.AcquireCursor(ctx, 0, 2, "c", now, now.Add(time.Minute))
+		ok(t, "lease over an ended one", err)
+		if got != pos {
+			t.Fatalf("position %q, want %q", got, pos)
+		}
+		if err := cur.SaveCursor(ctx, 0, 2, "b", "", credentials.FormatTime(now)); !errors.Is(err, refresh.ErrLeaseLost) {
+			t.Fatalf("save after the lease was taken over: %v, want ErrLeaseLost", err)
+		}
+		got, err = cur.AcquireCursor(ctx, 0, 3, "d", now, now.Add(time.Minute))
+		ok(t, "lease under another number of segments", err)
+		if got != "" {
+			t.Fatalf("position %q under 3 segments, want the start", got)
 		}
 	})
 }

@@ -21,10 +21,11 @@ type Store struct {
 	Faults *Faults          // nil: nothing fails
 	Now    func() time.Time // the lock's clock; default time.Now
 
-	mu     sync.Mutex
-	creds  map[ckey]*item
-	guards map[gkey]string // → credential id
-	usage  map[ckey]liveusage.Cached
+	mu      sync.Mutex
+	creds   map[ckey]*item
+	guards  map[gkey]string // → credential id
+	usage   map[ckey]liveusage.Cached
+	cursors map[[2]int]cursor // by segment and number of segments
 }
 
 type ckey struct{ org, id string }
@@ -45,7 +46,7 @@ var (
 
 // NewStore returns an empty Store failing as faults says (nil: never).
 func NewStore(faults *Faults) *Store {
-	return &Store{Faults: faults, creds: map[ckey]*item{}, guards: map[gkey]string{}, usage: map[ckey]liveusage.Cached{}}
+	return &Store{Faults: faults, creds: map[ckey]*item{}, guards: map[gkey]string{}, usage: map[ckey]liveusage.Cached{}, cursors: map[[2]int]cursor{}}
 }
 
 func (s *Store) now() time.Time {
