@@ -1,6 +1,6 @@
 // Package mem holds in-memory implementations of the ports the service's
 // packages declare (credentials.Store and KeyStore, liveusage.Store and
-// Keys, the refresh's Cursors, ClaimChecker, SecretLister and
+// Keys, the refresh's Source, Cursors, ClaimChecker, SecretLister and
 // SecretDeleter), for tests that are about the rules, not about AWS. They
 // follow the adapters' documented semantics (shared/dynamo, shared/secrets;
 // a contract test runs the same cases against both), and any call can be
