@@ -98,7 +98,7 @@
 //	             POST .../deployments/D/chat/completions; x-ratelimit-* (reset seconds, -1 = unknown). Without a deployment: model list only.
 //
 // Computation: used = limit - remaining (never below 0), pct_used = used /
-// limit * 100 rounded to 2 decimals (null when limit is 0), reset_at absolute
+// limit * 100, not rounded (null when limit is 0), reset_at absolute
 // (relative resets count from when the answer arrived), reset_in_ms from
 // checked_at, never negative. Unknown is null, never 0; negative header values
 // (Azure's -1) are unknown. debug_rate_limit_headers lists the rate-limit
