@@ -169,8 +169,9 @@ func isAuthFailure(r *response) bool {
 	return strings.Contains(m, "api key") || strings.Contains(m, "api_key") || strings.Contains(m, "authentication")
 }
 
-// statusReason is the short reason for a non-2xx answer, not yet redacted.
-func statusReason(r *response) string {
+// statusReason is the short reason for a non-2xx answer, not yet redacted,
+// and its code.
+func statusReason(r *response) reason {
 	pe := parseProviderError(r.body)
 	msg := shortMessage(pe.message)
 	with := func(prefix string) string {
@@ -180,19 +181,30 @@ func statusReason(r *response) string {
 		return fmt.Sprintf("%s (HTTP %d): %s", prefix, r.status, msg)
 	}
 	quota := pe.code == "insufficient_quota" || pe.typ == "insufficient_quota"
+	// A 4xx other than 402/429 names its code by what it says: out of
+	// credit, else a 403 is a permission the key lacks.
+	code4xx := func(otherwise Code) Code {
+		switch {
+		case outOfCredit(pe.message):
+			return CodeInsufficientQuota
+		case r.status == http.StatusForbidden:
+			return CodePermissionDenied
+		}
+		return otherwise
+	}
 	switch {
 	case isAuthFailure(r):
-		return with("authentication failed")
+		return reason{code4xx(CodeInvalidKey), with("authentication failed")}
 	case r.status == http.StatusPaymentRequired || quota:
-		return with("no quota")
+		return reason{CodeInsufficientQuota, with("no quota")}
 	case r.status == http.StatusTooManyRequests:
-		return fmt.Sprintf("rate limited (HTTP %d)", r.status)
+		return reason{CodeRateLimited, fmt.Sprintf("rate limited (HTTP %d)", r.status)}
 	case r.status == http.StatusNotFound:
-		return with("not found")
+		return reason{CodeProviderError, with("not found")}
 	case r.status >= 500:
-		return fmt.Sprintf("provider error (HTTP %d)", r.status)
+		return reason{CodeProviderError, fmt.Sprintf("provider error (HTTP %d)", r.status)}
 	default:
-		return with("request failed")
+		return reason{code4xx(CodeProviderError), with("request failed")}
 	}
 }
 

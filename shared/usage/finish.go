@@ -59,28 +59,30 @@ func (s *session) debugHeaders(key string) []string {
 	return out
 }
 
-// verdict sets Reachable and the redacted Error.
+// verdict sets Reachable, the redacted Error and its ErrorCode.
 func (s *session) verdict(res *Result) {
-	key := s.t.APIKey
+	var r reason
 	switch {
-	case s.fatal != "":
+	case s.fatal.text != "":
 		res.Reachable = false
-		res.Error = strPtr(Redact(s.fatal, key))
+		r = s.fatal
 	case !s.reachable:
 		res.Reachable = false
-		reason := s.errReason
-		if reason == "" {
-			reason = s.lastResort
+		r = s.errReason
+		if r.text == "" {
+			r = s.lastResort
 		}
-		if reason == "" {
-			reason = "provider did not answer usefully"
+		if r.text == "" {
+			r = reason{CodeProviderError, "provider did not answer usefully"}
 		}
-		res.Error = strPtr(Redact(reason, key))
 	default:
 		res.Reachable = true
-		if s.errReason != "" {
-			res.Error = strPtr(Redact(s.errReason, key))
-		}
+		r = s.errReason
+	}
+	if r.text != "" {
+		res.Error = strPtr(Redact(r.text, s.t.APIKey))
+		code := r.code
+		res.ErrorCode = &code
 	}
 }
 

@@ -217,6 +217,9 @@ func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 
 var errNotHTTPS = errors.New("https required")
 
+// errBaseURLAddress is ValidateBaseURL's refusal of an address or local name.
+var errBaseURLAddress = errors.New("base_url address not allowed")
+
 // ValidateBaseURL checks a credential's base_url before it is stored or used,
 // for a 422. The empty string is valid (the provider's default; the caller
 // decides whether a base URL is required). Without allowPrivate the URL must
@@ -274,16 +277,16 @@ func ValidateBaseURL(provider, raw string, allowPrivate bool) error {
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if !AddressAllowed(ip) || strings.Contains(host, "%") {
-			return errors.New("base_url address not allowed")
+			return errBaseURLAddress
 		}
 		return nil
 	}
 	if _, numeric := parseLegacyIPv4(host); numeric {
 		// Non-canonical IPv4 spellings are refused whatever they encode.
-		return errors.New("base_url address not allowed")
+		return errBaseURLAddress
 	}
 	if refusedHostName(host) {
-		return errors.New("base_url address not allowed")
+		return errBaseURLAddress
 	}
 	if !validHostName(host) {
 		return errors.New("base_url has an invalid host")

@@ -231,8 +231,8 @@ func TestHostsFileNames(t *testing.T) {
 	// Through Probe: the key reaches the provider and the probe succeeds.
 	p := NewProber(Options{Client: newClient(), Now: fixedNow, Timeout: 5 * time.Second})
 	res := p.Probe(context.Background(), Target{Provider: "openai_compatible", BaseURL: "https://api.hosts-file.example:" + port + "/v1", APIKey: goodKey})
-	if !res.Reachable || res.Error != nil || !slices.Equal(res.Models, []string{"gpt-4o-mini"}) {
-		t.Fatalf("probe: reachable %v error %q models %v", res.Reachable, deref(res.Error), res.Models)
+	if !res.Reachable || res.Error != nil || res.ErrorCode != nil || !slices.Equal(res.Models, []string{"gpt-4o-mini"}) {
+		t.Fatalf("probe: reachable %v error %q code %v models %v", res.Reachable, deref(res.Error), res.ErrorCode, res.Models)
 	}
 
 	mu.Lock()
@@ -248,8 +248,8 @@ func TestHostsFileNames(t *testing.T) {
 			t.Errorf("%s (%v): err = %v, want ErrAddressNotAllowed", host, table[host], err)
 		}
 		res := p.Probe(context.Background(), Target{Provider: "openai", BaseURL: "https://" + host + ":" + port + "/v1", APIKey: goodKey})
-		if res.Reachable || deref(res.Error) != "address not allowed" {
-			t.Errorf("probe %s: reachable %v error %q", host, res.Reachable, deref(res.Error))
+		if res.Reachable || deref(res.Error) != "address not allowed" || res.ErrorCode == nil || *res.ErrorCode != CodeAddressNotAllowed {
+			t.Errorf("probe %s: reachable %v error %q code %v", host, res.Reachable, deref(res.Error), res.ErrorCode)
 		}
 	}
 	if len(dialled) != 0 || hits.Load() != before {
@@ -453,7 +453,7 @@ func TestTransportReasonNeverLeaksURL(t *testing.T) {
 	if err == nil {
 		t.Skip("port 1 answered")
 	}
-	r := transportReason(context.Background(), err)
+	r := transportReason(context.Background(), err).text
 	if strings.Contains(r, "127.0.0.1") || containsRun(r, goodKey, 4) {
 		t.Fatalf("reason leaks the URL")
 	}

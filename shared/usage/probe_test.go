@@ -441,6 +441,9 @@ func TestProbeProviders(t *testing.T) {
 			if !res.Reachable {
 				t.Fatalf("reachable = false (error %v), want true", deref(res.Error))
 			}
+			if res.ErrorCode != nil || flat["error_code"] != nil {
+				t.Errorf("error_code = %v, want null", flat["error_code"])
+			}
 			if !reflect.DeepEqual(res.Models, c.models) {
 				t.Errorf("models = %v, want %v", res.Models, c.models)
 			}
@@ -481,6 +484,9 @@ func TestProbeProviders(t *testing.T) {
 			}
 			if res.Error == nil || !strings.HasPrefix(*res.Error, c.badWant) {
 				t.Fatalf("error = %q, want prefix %q", deref(res.Error), c.badWant)
+			}
+			if res.ErrorCode == nil || *res.ErrorCode != CodeInvalidKey {
+				t.Errorf("error_code = %v, want invalid_key", res.ErrorCode)
 			}
 			if res.Models != nil || res.WindowsExposed != nil {
 				t.Errorf("models = %v, windows_exposed = %v; want nulls", res.Models, res.WindowsExposed)

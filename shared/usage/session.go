@@ -3,6 +3,7 @@ package usage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -20,18 +21,18 @@ type session struct {
 	hdrs map[string]bool
 
 	reachable bool   // some request got an answer that shows the key works
-	fatal     string // a reason that ends the probe: Reachable=false
-	errReason string // first non-fatal problem
+	fatal     reason // a reason that ends the probe: Reachable=false
+	errReason reason // first non-fatal problem
 	// lastResort explains an unreachable result when nothing else does.
-	lastResort string
+	lastResort reason
 	notes      []string
 }
 
-func (s *session) fail(reason string) { s.fatal = reason }
+func (s *session) fail(code Code, text string) { s.fatal = reason{code, text} }
 
-func (s *session) problem(reason string) {
-	if s.errReason == "" {
-		s.errReason = reason
+func (s *session) problem(r reason) {
+	if s.errReason.text == "" {
+		s.errReason = r
 	}
 }
 
@@ -58,24 +59,28 @@ func (s *session) run(ctx context.Context) {
 func (s *session) prepare() (plan, bool) {
 	prov, ok := lookupProvider(s.t.Provider)
 	if !ok {
-		s.fail("unsupported provider")
+		s.fail(CodeProviderError, "unsupported provider")
 		return plan{}, false
 	}
 	s.prov = prov
 	base := strings.TrimSpace(s.t.BaseURL)
 	if base == "" {
 		if credentials.NeedsBaseURL(prov.name) || prov.defaultBase == "" {
-			s.fail("base_url required")
+			s.fail(CodeBadBaseURL, "base_url required")
 			return plan{}, false
 		}
 		base = prov.defaultBase
 	}
 	if err := ValidateBaseURL(prov.name, base, s.p.allowPrivate); err != nil {
-		s.fail(err.Error())
+		code := CodeBadBaseURL
+		if errors.Is(err, errBaseURLAddress) {
+			code = CodeAddressNotAllowed
+		}
+		s.fail(code, err.Error())
 		return plan{}, false
 	}
 	if s.t.APIKey == "" && !prov.keyOptional {
-		s.fail("no API key configured")
+		s.fail(CodeNoKey, "no API key configured")
 		return plan{}, false
 	}
 	pl := prov.plan(strings.TrimRight(base, "/"))
@@ -118,8 +123,8 @@ func (s *session) listModels(ctx context.Context, url string) ([]string, bool) {
 	default:
 		// Not a verdict on the key: later requests may still work.
 		reason := statusReason(r)
-		s.notes = append(s.notes, "model list: "+reason)
-		if s.lastResort == "" {
+		s.notes = append(s.notes, "model list: "+reason.text)
+		if s.lastResort.text == "" {
 			s.lastResort = reason
 		}
 	}
@@ -144,7 +149,7 @@ func (s *session) readExtras(ctx context.Context, extras []extraCall) bool {
 					return false
 				}
 			} else {
-				s.notes = append(s.notes, "quota endpoint: "+statusReason(r))
+				s.notes = append(s.notes, "quota endpoint: "+statusReason(r).text)
 			}
 			continue
 		}
@@ -178,7 +183,7 @@ func (s *session) judge(r *response) bool {
 	reason := statusReason(r)
 	switch {
 	case isAuthFailure(r):
-		s.fail(reason)
+		s.fatal = reason
 		return false
 	case r.status == http.StatusTooManyRequests || r.status == http.StatusPaymentRequired:
 		s.reachable = true // the key is known; it is out of quota or rate
@@ -247,7 +252,7 @@ func (s *session) readExtra(kind extraKind, body []byte) bool {
 		}
 		s.res.Balance = &b
 		if b.IsAvailable != nil && !*b.IsAvailable {
-			s.problem("no quota (insufficient balance)")
+			s.problem(reason{CodeInsufficientQuota, "no quota (insufficient balance)"})
 		}
 	case extraOpenRouterKey:
 		var k struct {
@@ -259,7 +264,7 @@ func (s *session) readExtra(kind extraKind, body []byte) bool {
 		}
 		s.res.Credits = k.Data
 		if k.Data.Limit != nil && k.Data.LimitRemaining != nil && *k.Data.LimitRemaining <= 0 {
-			s.problem("no quota (key credit limit reached)")
+			s.problem(reason{CodeInsufficientQuota, "no quota (key credit limit reached)"})
 		}
 	case extraXAIKey:
 		var k KeyStatus // redacted_api_key and name are not read
@@ -270,13 +275,13 @@ func (s *session) readExtra(kind extraKind, body []byte) bool {
 		s.res.KeyStatus = &k
 		switch {
 		case isTrue(k.Disabled):
-			s.fail("API key disabled")
+			s.fail(CodeInvalidKey, "API key disabled")
 			return false
 		case isTrue(k.Blocked):
-			s.fail("API key blocked")
+			s.fail(CodePermissionDenied, "API key blocked")
 			return false
 		case isTrue(k.TeamBlocked):
-			s.fail("team blocked")
+			s.fail(CodePermissionDenied, "team blocked")
 			return false
 		}
 	case extraCohereCheck:
@@ -284,7 +289,7 @@ func (s *session) readExtra(kind extraKind, body []byte) bool {
 			Valid *bool `json:"valid"`
 		}
 		if json.Unmarshal(body, &c) == nil && c.Valid != nil && !*c.Valid {
-			s.fail("authentication failed: key not valid")
+			s.fail(CodeInvalidKey, "authentication failed: key not valid")
 			return false
 		}
 	}

@@ -33,7 +33,7 @@ func (s *session) call(ctx context.Context, method, url string, body []byte) (*r
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		s.fail("invalid request")
+		s.fail(CodeBadBaseURL, "invalid request")
 		return nil, false
 	}
 	req.Header.Set("User-Agent", userAgent)
@@ -45,14 +45,14 @@ func (s *session) call(ctx context.Context, method, url string, body []byte) (*r
 	start := time.Now()
 	resp, err := s.p.client.Do(req)
 	if err != nil {
-		s.fail(transportReason(ctx, err))
+		s.fatal = transportReason(ctx, err)
 		return nil, false
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, s.p.maxBody+1))
 	lat := time.Since(start)
 	if err != nil {
-		s.fail(transportReason(ctx, err))
+		s.fatal = transportReason(ctx, err)
 		return nil, false
 	}
 	r := &response{status: resp.StatusCode, header: resp.Header, body: data, latency: lat}
@@ -60,7 +60,7 @@ func (s *session) call(ctx context.Context, method, url string, body []byte) (*r
 		r.tooLarge, r.body = true, data[:s.p.maxBody]
 	}
 	if r.status/100 == 3 {
-		s.fail(fmt.Sprintf("redirect not followed (HTTP %d)", r.status))
+		s.fail(CodeBadBaseURL, fmt.Sprintf("redirect not followed (HTTP %d)", r.status))
 		return nil, false
 	}
 	s.readHeaders(resp.Header)
@@ -95,9 +95,9 @@ func (s *session) readHeaders(h http.Header) {
 	}
 }
 
-// transportReason turns a transport error into a short reason. It never
-// prints the error itself (a *url.Error holds the full URL).
-func transportReason(ctx context.Context, err error) string {
+// transportReason turns a transport error into a short reason and its code.
+// It never prints the error itself (a *url.Error holds the full URL).
+func transportReason(ctx context.Context, err error) reason {
 	var (
 		dnsErr      *net.DNSError
 		certInvalid x509.CertificateInvalidError
@@ -110,34 +110,34 @@ func transportReason(ctx context.Context, err error) string {
 	)
 	switch {
 	case errors.Is(err, ErrAddressNotAllowed):
-		return "address not allowed"
+		return reason{CodeAddressNotAllowed, "address not allowed"}
 	case errors.Is(err, errNotHTTPS):
-		return "https required"
+		return reason{CodeBadBaseURL, "https required"}
 	case errors.Is(err, errRedirect):
-		return "redirect not followed"
+		return reason{CodeBadBaseURL, "redirect not followed"}
 	case errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return "timeout"
+		return reason{CodeTimeout, "timeout"}
 	case errors.Is(err, context.Canceled):
-		return "canceled"
+		return reason{CodeTimeout, "canceled"}
 	case errors.As(err, &certInvalid), errors.As(err, &unknownCA), errors.As(err, &hostErr),
 		errors.As(err, &verifyErr), errors.As(err, &recordErr), errors.As(err, &alertErr):
-		return "TLS handshake failed"
+		return reason{CodeTLSError, "TLS handshake failed"}
 	case errors.As(err, &dnsErr):
 		if dnsErr.IsNotFound {
-			return "host not found"
+			return reason{CodeUnreachable, "host not found"}
 		}
-		return "DNS lookup failed"
+		return reason{CodeUnreachable, "DNS lookup failed"}
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
+		return reason{CodeUnreachable, "connection refused"}
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "connection reset"
+		return reason{CodeUnreachable, "connection reset"}
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "host unreachable"
+		return reason{CodeUnreachable, "host unreachable"}
 	case errors.As(err, &netErr) && netErr.Timeout():
-		return "timeout"
+		return reason{CodeTimeout, "timeout"}
 	case strings.Contains(err.Error(), "tls:"), strings.Contains(err.Error(), "x509:"),
 		strings.Contains(err.Error(), "HTTP response to HTTPS client"):
-		return "TLS handshake failed"
+		return reason{CodeTLSError, "TLS handshake failed"}
 	}
-	return "connection failed"
+	return reason{CodeUnreachable, "connection failed"}
 }
