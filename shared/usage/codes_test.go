@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -369,5 +371,60 @@ func TestCodes(t *testing.T) {
 	b, _ = json.Marshal(Result{})
 	if !strings.Contains(string(b), `"error_code":null`) {
 		t.Fatalf("JSON %s", b)
+	}
+}
+
+// TestCodesDocumented: openapi.yaml's error_code enum and the README's
+// Usage fields table list exactly Codes().
+func TestCodesDocumented(t *testing.T) {
+	spec, err := os.ReadFile("../../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(spec)
+	u := strings.Index(s, "\n    Usage:\n")
+	if u < 0 {
+		t.Fatal("openapi.yaml: no Usage schema")
+	}
+	s = s[u:]
+	i := strings.Index(s, "\n        error_code:\n")
+	if i < 0 {
+		t.Fatal("openapi.yaml: Usage has no error_code")
+	}
+	s = s[i:]
+	j := strings.Index(s, "enum: [")
+	if j < 0 {
+		t.Fatal("openapi.yaml: error_code has no enum")
+	}
+	s = s[j+len("enum: ["):]
+	k := strings.Index(s, "]")
+	if k < 0 {
+		t.Fatal("openapi.yaml: error_code enum not closed")
+	}
+	var enum []string
+	for _, f := range strings.Split(s[:k], ",") {
+		enum = append(enum, strings.TrimSpace(f))
+	}
+	var want []string
+	for _, c := range Codes() {
+		want = append(want, string(c))
+	}
+	if !slices.Equal(enum, append(want, "null")) {
+		t.Errorf("openapi.yaml error_code enum = %v, want %v and null", enum, want)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row string
+	for _, line := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(line, "| `error_code` |") {
+			row = line
+		}
+	}
+	for _, c := range want {
+		if !strings.Contains(row, "`"+c+"`") {
+			t.Errorf("README's error_code row lacks %s", c)
+		}
 	}
 }
