@@ -272,7 +272,8 @@ func TestErrorCodesTransport(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 
-	private := newTestProber(Options{Timeout: 300 * time.Millisecond})
+	private := newTestProber(Options{})
+	short := newTestProber(Options{Timeout: 300 * time.Millisecond})
 	guarded := NewProber(Options{Now: fixedNow, Timeout: 2 * time.Second, resolve: loopbackResolver})
 	noDNS := NewProber(Options{Now: fixedNow, Timeout: 2 * time.Second, resolve: hostsFile(nil)})
 	cases := []struct {
@@ -284,7 +285,7 @@ func TestErrorCodesTransport(t *testing.T) {
 	}{
 		{"connection refused", private, Target{Provider: "openai", BaseURL: "http://" + closed + "/v1"}, CodeUnreachable, "connection refused"},
 		{"host not found", noDNS, Target{Provider: "openai", BaseURL: "https://api.nowhere.example/v1"}, CodeUnreachable, "host not found"},
-		{"timeout", private, Target{Provider: "anthropic", BaseURL: hang.URL}, CodeTimeout, "timeout"},
+		{"timeout", short, Target{Provider: "anthropic", BaseURL: hang.URL}, CodeTimeout, "timeout"},
 		{"self-signed", private, Target{Provider: "openai", BaseURL: tlsSrv.URL + "/v1"}, CodeTLSError, "TLS handshake failed"},
 		{"https to http", private, Target{Provider: "openai", BaseURL: strings.Replace(hang.URL, "http:", "https:", 1) + "/v1"}, CodeTLSError, "TLS handshake failed"},
 		{"resolves to loopback", guarded, Target{Provider: "openai", BaseURL: "https://api.fake-provider.example/v1"}, CodeAddressNotAllowed, "address not allowed"},
