@@ -20,6 +20,9 @@
 //	func NewHTTPClient(allowPrivate bool) *http.Client // the SSRF-safe client
 //	func AddressAllowed(ip netip.Addr) bool
 //	var ErrAddressNotAllowed error
+//	type Code string // Result.ErrorCode: CodeInvalidKey, CodePermissionDenied, ...
+//	func Codes() []Code
+//	func (c Code) KeyFailing() bool
 //
 // Options.Client replaces the SSRF-safe client (tests only). A Prober is safe for concurrent use and holds no per-probe state; build one
 // at cold start and share it (the API handlers and the scheduled refresh).
@@ -29,7 +32,8 @@
 // "authentication failed (HTTP 401): invalid x-api-key", "timeout",
 // "TLS handshake failed", "address not allowed", "connection refused". A key
 // that is valid but throttled or out of credit is Reachable=true with Error
-// "rate limited (HTTP 429)" or "no quota (...)". Every Error and Note passes
+// "rate limited (HTTP 429)" or "no quota (...)". Every Error comes with its
+// typed ErrorCode (see Code; nil exactly when Error is). Every Error and Note passes
 // through Redact with the key; model ids and header names that carry a run of
 // the key are dropped.
 //
@@ -47,6 +51,10 @@
 //
 // SPEC allows new response fields; these are added:
 //
+//   - error_code: Error's typed reason, one of invalid_key,
+//     permission_denied, insufficient_quota, rate_limited, unreachable,
+//     timeout, tls_error, address_not_allowed, bad_base_url, no_key,
+//     provider_error (see Code); null when the probe found no problem.
 //   - tokens/input_tokens/output_tokens/requests "period": the window length
 //     the provider documents ("second", "minute", "day"); omitted when unknown
 //     or when the window is empty. Groq: requests per day, tokens per minute;
@@ -98,7 +106,7 @@
 //	             POST .../deployments/D/chat/completions; x-ratelimit-* (reset seconds, -1 = unknown). Without a deployment: model list only.
 //
 // Computation: used = limit - remaining (never below 0), pct_used = used /
-// limit * 100 rounded to 2 decimals (null when limit is 0), reset_at absolute
+// limit * 100, not rounded (null when limit is 0), reset_at absolute
 // (relative resets count from when the answer arrived), reset_in_ms from
 // checked_at, never negative. Unknown is null, never 0; negative header values
 // (Azure's -1) are unknown. debug_rate_limit_headers lists the rate-limit

@@ -53,12 +53,16 @@ var (
 // AddressAllowed reports whether the probe may connect to ip: a public
 // unicast address. Loopback, private (RFC 1918, CGNAT 100.64/10), link-local
 // (169.254/16 incl. 169.254.169.254, fe80::/10), unique-local fc00::/7 (incl.
-// fd00:ec2::254), IPv4-mapped IPv6, unspecified, multicast, broadcast and the
-// reserved ranges above are refused.
+// fd00:ec2::254), unspecified, multicast, broadcast and the reserved ranges
+// above are refused. An IPv4-mapped IPv6 address (::ffff:a.b.c.d, the form Go
+// gives an IPv4 entry of /etc/hosts) is judged as the IPv4 address it maps:
+// ::ffff:8.8.8.8 is allowed, ::ffff:127.0.0.1 and ::ffff:169.254.169.254 are
+// not.
 func AddressAllowed(ip netip.Addr) bool {
-	if !ip.IsValid() || ip.Zone() != "" || ip.Is4In6() {
+	if !ip.IsValid() || ip.Zone() != "" {
 		return false
 	}
+	ip = ip.Unmap()
 	if ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsMulticast() ||
 		ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() {
 		return false
@@ -92,6 +96,9 @@ type safeDialer struct {
 	allowPrivate bool
 	resolve      resolver
 	dialer       *net.Dialer
+	// connect dials a checked literal address: the dialer's DialContext
+	// (tests replace it to see what is dialled).
+	connect func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 func newSafeDialer(allowPrivate bool, resolve resolver) *safeDialer {
@@ -100,6 +107,7 @@ func newSafeDialer(allowPrivate bool, resolve resolver) *safeDialer {
 	}
 	d := &safeDialer{allowPrivate: allowPrivate, resolve: resolve}
 	d.dialer = &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: d.control}
+	d.connect = d.dialer.DialContext
 	return d
 }
 
@@ -137,11 +145,13 @@ func (d *safeDialer) DialContext(ctx context.Context, network, address string) (
 	}
 	lastErr := error(ErrAddressNotAllowed)
 	for _, ip := range addrs {
-		ip = ip.WithZone("")
+		// Dial exactly what was judged: an IPv4-mapped address (a hosts-file
+		// entry) is dialled, and checked again by control, as plain IPv4.
+		ip = ip.WithZone("").Unmap()
 		if !d.allowPrivate && !AddressAllowed(ip) {
 			continue
 		}
-		conn, err := d.dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+		conn, err := d.connect(ctx, network, net.JoinHostPort(ip.String(), port))
 		if err == nil {
 			return conn, nil
 		}
@@ -163,7 +173,12 @@ func NewHTTPClient(allowPrivate bool) *http.Client {
 }
 
 func newHTTPClient(allowPrivate bool, resolve resolver) *http.Client {
-	d := newSafeDialer(allowPrivate, resolve)
+	return newSafeDialer(allowPrivate, resolve).httpClient()
+}
+
+// httpClient is the SSRF-safe client over d.
+func (d *safeDialer) httpClient() *http.Client {
+	allowPrivate := d.allowPrivate
 	tr := &http.Transport{
 		Proxy:                  nil,
 		DialContext:            d.DialContext,
@@ -201,6 +216,9 @@ func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 var errNotHTTPS = errors.New("https required")
+
+// errBaseURLAddress is ValidateBaseURL's refusal of an address or local name.
+var errBaseURLAddress = errors.New("base_url address not allowed")
 
 // ValidateBaseURL checks a credential's base_url before it is stored or used,
 // for a 422. The empty string is valid (the provider's default; the caller
@@ -259,16 +277,16 @@ func ValidateBaseURL(provider, raw string, allowPrivate bool) error {
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		if !AddressAllowed(ip) || strings.Contains(host, "%") {
-			return errors.New("base_url address not allowed")
+			return errBaseURLAddress
 		}
 		return nil
 	}
 	if _, numeric := parseLegacyIPv4(host); numeric {
 		// Non-canonical IPv4 spellings are refused whatever they encode.
-		return errors.New("base_url address not allowed")
+		return errBaseURLAddress
 	}
 	if refusedHostName(host) {
-		return errors.New("base_url address not allowed")
+		return errBaseURLAddress
 	}
 	if !validHostName(host) {
 		return errors.New("base_url has an invalid host")

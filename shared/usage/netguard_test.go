@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -85,7 +88,7 @@ func TestValidateBaseURLRefuses(t *testing.T) {
 func TestValidateBaseURLAccepts(t *testing.T) {
 	for _, u := range []string{"", "https://api.openai.com/v1", "https://api.anthropic.com", "https://api.groq.com/openai/v1/",
 		"https://my-res.openai.azure.com/openai/deployments/gpt-4o", "https://8.8.8.8/v1", "https://[2606:4700::1111]/v1",
-		"https://api.example.com:8443/v1", "HTTPS://API.EXAMPLE.COM/v1"} {
+		"https://api.example.com:8443/v1", "HTTPS://API.EXAMPLE.COM/v1", "https://[::ffff:8.8.8.8]/v1"} {
 		if err := ValidateBaseURL("openai", u, false); err != nil {
 			t.Errorf("ValidateBaseURL(%q) = %v, want nil", u, err)
 		}
@@ -106,7 +109,7 @@ func TestValidateBaseURLAccepts(t *testing.T) {
 func TestAddressAllowed(t *testing.T) {
 	refused := []string{"127.0.0.1", "127.255.255.254", "10.1.2.3", "172.16.0.1", "192.168.0.1", "100.64.0.1", "100.127.255.255",
 		"169.254.169.254", "169.254.0.1", "0.0.0.0", "0.1.2.3", "255.255.255.255", "224.0.0.251", "240.0.0.1", "192.0.0.192",
-		"::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1", "::ffff:127.0.0.1", "::ffff:8.8.8.8", "::127.0.0.1",
+		"::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1", "::ffff:127.0.0.1", "::127.0.0.1",
 		"64:ff9b::a9fe:a9fe", "2002:a00:1::", "2001:db8::1", "198.18.0.1",
 		"::ffff:0:7f00:1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "100::1", "4000::1", "fec0::1"} // IPv4-translated, Teredo, discard, outside 2000::/3, site-local
 	for _, s := range refused {
@@ -118,6 +121,139 @@ func TestAddressAllowed(t *testing.T) {
 		if !AddressAllowed(netip.MustParseAddr(s)) {
 			t.Errorf("AddressAllowed(%s) = false, want true", s)
 		}
+	}
+	// IPv4-mapped IPv6 (how Go returns an IPv4 entry of /etc/hosts) is judged
+	// as the IPv4 address it maps.
+	for _, s := range mappedRefused {
+		if AddressAllowed(hostsFileAddr(s)) {
+			t.Errorf("AddressAllowed(::ffff:%s) = true, want false", s)
+		}
+	}
+	for _, s := range []string{"8.8.8.8", "1.1.1.1", "104.18.6.192", "100.128.0.1", "93.184.216.34"} {
+		if ip := hostsFileAddr(s); !ip.Is4In6() || !AddressAllowed(ip) {
+			t.Errorf("AddressAllowed(%v) = false, want true", ip)
+		}
+	}
+}
+
+// mappedRefused are IPv4 addresses refused in their IPv4-mapped form too:
+// loopback, private, link-local, CGNAT/shared, metadata, unspecified,
+// broadcast, multicast and reserved.
+var mappedRefused = []string{"127.0.0.1", "127.1.2.3", "10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254", "169.254.0.1",
+	"100.64.0.1", "100.100.100.200", "0.0.0.0", "255.255.255.255", "224.0.0.1", "240.0.0.1", "192.0.2.1", "198.18.0.1"}
+
+// hostsFileAddr is s as Go's resolver returns an /etc/hosts entry: parsed by
+// net.ParseIP (16 bytes), then converted, so an IPv4 address comes back
+// IPv4-mapped (::ffff:a.b.c.d).
+func hostsFileAddr(s string) netip.Addr {
+	ip, _ := netip.AddrFromSlice(net.ParseIP(s))
+	return ip
+}
+
+// hostsFile is a resolver answering from a hosts-file-like table, in the
+// form Go's resolver gives hosts-file entries.
+func hostsFile(table map[string][]string) resolver {
+	return func(_ context.Context, host string) ([]netip.Addr, error) {
+		var out []netip.Addr
+		for _, s := range table[host] {
+			out = append(out, hostsFileAddr(s))
+		}
+		if len(out) == 0 {
+			return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+		}
+		return out, nil
+	}
+}
+
+// TestHostsFileNames goes through the client's real resolve-check-dial path
+// with a resolver that answers in the IPv4-mapped form /etc/hosts entries
+// take: a name mapped to a public IPv4 address is dialled (as plain IPv4, the
+// address judged), one mapped to loopback, private, link-local, CGNAT or
+// metadata addresses is refused before any dial.
+func TestHostsFileNames(t *testing.T) {
+	// The premise, where this machine's /etc/hosts lists localhost as IPv4.
+	if addrs, err := net.DefaultResolver.LookupNetIP(context.Background(), "ip", "localhost"); err == nil {
+		for _, a := range addrs {
+			if a.Is4In6() && AddressAllowed(a) {
+				t.Errorf("localhost from /etc/hosts (%v) allowed", a)
+			}
+		}
+	}
+
+	var hits atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		fmt.Fprint(w, `{"data":[{"id":"gpt-4o-mini"}]}`)
+	}))
+	defer srv.Close()
+	port := fmt.Sprint(srv.Listener.Addr().(*net.TCPAddr).Port)
+
+	table := map[string][]string{"api.hosts-file.example": {"93.184.216.34"}}
+	for _, a := range mappedRefused {
+		table["refused-"+a+".example"] = []string{a}
+	}
+	table["all-internal.example"] = []string{"10.1.2.3", "169.254.169.254", "fd00:ec2::254", "::1"}
+
+	// newClient builds the safe client over the hosts-file resolver; its
+	// last step (the socket connect) goes to the test server whatever the
+	// address, after recording the address the dialer chose.
+	var mu sync.Mutex
+	var dialled []string
+	newClient := func() *http.Client {
+		d := newSafeDialer(false, hostsFile(table))
+		d.connect = func(ctx context.Context, network, address string) (net.Conn, error) {
+			mu.Lock()
+			dialled = append(dialled, address)
+			mu.Unlock()
+			return (&net.Dialer{}).DialContext(ctx, "tcp", srv.Listener.Addr().String())
+		}
+		c := d.httpClient()
+		tlsConf := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+		tlsConf.ServerName = "example.com" // the test certificate's name
+		c.Transport.(httpsOnly).next.(*http.Transport).TLSClientConfig = tlsConf
+		return c
+	}
+
+	c := newClient()
+	resp, err := c.Get("https://api.hosts-file.example:" + port + "/v1/models")
+	if err != nil {
+		t.Fatalf("mapped public address: %v", err)
+	}
+	resp.Body.Close()
+	if len(dialled) != 1 || dialled[0] != "93.184.216.34:"+port {
+		t.Fatalf("dialled %v, want [93.184.216.34:%s] (the unmapped address judged)", dialled, port)
+	}
+	// The dialled address also passes the connect-time check.
+	if err := newSafeDialer(false, nil).control("tcp4", dialled[0], nil); err != nil {
+		t.Fatalf("control(%s) = %v", dialled[0], err)
+	}
+
+	// Through Probe: the key reaches the provider and the probe succeeds.
+	p := NewProber(Options{Client: newClient(), Now: fixedNow, Timeout: 5 * time.Second})
+	res := p.Probe(context.Background(), Target{Provider: "openai_compatible", BaseURL: "https://api.hosts-file.example:" + port + "/v1", APIKey: goodKey})
+	if !res.Reachable || res.Error != nil || res.ErrorCode != nil || !slices.Equal(res.Models, []string{"gpt-4o-mini"}) {
+		t.Fatalf("probe: reachable %v error %q code %v models %v", res.Reachable, deref(res.Error), res.ErrorCode, res.Models)
+	}
+
+	mu.Lock()
+	dialled = nil
+	mu.Unlock()
+	before := hits.Load()
+	for host := range table {
+		if host == "api.hosts-file.example" {
+			continue
+		}
+		_, err := newClient().Get("https://" + host + ":" + port + "/v1/models")
+		if !errors.Is(err, ErrAddressNotAllowed) {
+			t.Errorf("%s (%v): err = %v, want ErrAddressNotAllowed", host, table[host], err)
+		}
+		res := p.Probe(context.Background(), Target{Provider: "openai", BaseURL: "https://" + host + ":" + port + "/v1", APIKey: goodKey})
+		if res.Reachable || deref(res.Error) != "address not allowed" || res.ErrorCode == nil || *res.ErrorCode != CodeAddressNotAllowed {
+			t.Errorf("probe %s: reachable %v error %q code %v", host, res.Reachable, deref(res.Error), res.ErrorCode)
+		}
+	}
+	if len(dialled) != 0 || hits.Load() != before {
+		t.Fatalf("refused names dialled %v (%d requests)", dialled, hits.Load()-before)
 	}
 }
 
@@ -141,13 +277,16 @@ func TestParseLegacyIPv4(t *testing.T) {
 
 func TestDialerControlRefuses(t *testing.T) {
 	d := newSafeDialer(false, nil)
-	for _, a := range []string{"127.0.0.1:443", "[::1]:443", "169.254.169.254:80", "[fd00:ec2::254]:80", "10.0.0.1:443", "[::ffff:127.0.0.1]:443"} {
+	for _, a := range []string{"127.0.0.1:443", "[::1]:443", "169.254.169.254:80", "[fd00:ec2::254]:80", "10.0.0.1:443", "[::ffff:127.0.0.1]:443",
+		"[::ffff:169.254.169.254]:80", "[::ffff:10.0.0.1]:443", "[::ffff:100.64.0.1]:443"} {
 		if err := d.control("tcp4", a, nil); !errors.Is(err, ErrAddressNotAllowed) {
 			t.Errorf("control(%s) = %v, want ErrAddressNotAllowed", a, err)
 		}
 	}
-	if err := d.control("tcp4", "8.8.8.8:443", nil); err != nil {
-		t.Errorf("control(8.8.8.8) = %v", err)
+	for _, a := range []string{"8.8.8.8:443", "[::ffff:8.8.8.8]:443"} {
+		if err := d.control("tcp4", a, nil); err != nil {
+			t.Errorf("control(%s) = %v", a, err)
+		}
 	}
 	if err := d.control("udp4", "8.8.8.8:53", nil); err == nil {
 		t.Errorf("control(udp) = nil, want refusal")
@@ -314,7 +453,7 @@ func TestTransportReasonNeverLeaksURL(t *testing.T) {
 	if err == nil {
 		t.Skip("port 1 answered")
 	}
-	r := transportReason(context.Background(), err)
+	r := transportReason(context.Background(), err).text
 	if strings.Contains(r, "127.0.0.1") || containsRun(r, goodKey, 4) {
 		t.Fatalf("reason leaks the URL")
 	}

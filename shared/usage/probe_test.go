@@ -122,7 +122,7 @@ func providerCases() []providerCase {
 			models: []string{"gpt-4.1-nano", "gpt-4o-mini"},
 			want: map[string]any{
 				"requests.limit": 5000.0, "requests.remaining": 4999.0, "requests.reset_in_ms": 12.0,
-				"tokens.limit": 160000.0, "tokens.remaining": 159976.0, "tokens.used": 24.0, "tokens.pct_used": 0.02,
+				"tokens.limit": 160000.0, "tokens.remaining": 159976.0, "tokens.used": 24.0, "tokens.pct_used": 0.015,
 				"tokens.reset_in_ms": 360000.0, "tokens.reset_at": "2026-05-20T22:09:57.123456Z",
 				"sample_model": "gpt-4.1-nano", "sample_input_tokens": 8.0, "sample_output_tokens": 1.0,
 				"windows_exposed": true, "error": nil,
@@ -441,6 +441,9 @@ func TestProbeProviders(t *testing.T) {
 			if !res.Reachable {
 				t.Fatalf("reachable = false (error %v), want true", deref(res.Error))
 			}
+			if res.ErrorCode != nil || flat["error_code"] != nil {
+				t.Errorf("error_code = %v, want null", flat["error_code"])
+			}
 			if !reflect.DeepEqual(res.Models, c.models) {
 				t.Errorf("models = %v, want %v", res.Models, c.models)
 			}
@@ -481,6 +484,9 @@ func TestProbeProviders(t *testing.T) {
 			}
 			if res.Error == nil || !strings.HasPrefix(*res.Error, c.badWant) {
 				t.Fatalf("error = %q, want prefix %q", deref(res.Error), c.badWant)
+			}
+			if res.ErrorCode == nil || *res.ErrorCode != CodeInvalidKey {
+				t.Errorf("error_code = %v, want invalid_key", res.ErrorCode)
 			}
 			if res.Models != nil || res.WindowsExposed != nil {
 				t.Errorf("models = %v, windows_exposed = %v; want nulls", res.Models, res.WindowsExposed)

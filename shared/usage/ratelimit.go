@@ -361,7 +361,9 @@ func (r rawWindow) tokenWindow(checkedAt time.Time, period string) TokenWindow {
 		used := max(*r.limit-*r.remaining, 0)
 		w.Used = &used
 		if *r.limit > 0 {
-			pct := math.Round(float64(used)/float64(*r.limit)*100*100) / 100
+			// SPEC: pct_used = used / limit * 100, unrounded (50 of
+			// 30,000,000 tokens is 0.000166..., not 0).
+			pct := float64(used) / float64(*r.limit) * 100
 			w.PctUsed = &pct
 		}
 	}

@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"math"
 	"net/http"
 	"testing"
 	"time"
@@ -201,7 +202,9 @@ func TestWindowComputation(t *testing.T) {
 		{"remaining above limit", rawWindow{i64(10), i64(12), nil}, i64(0), fp(0), nil},
 		{"reset in past", rawWindow{i64(10), i64(5), &past}, i64(5), fp(50), i64(0)},
 		{"reset without values", rawWindow{nil, nil, &reset}, nil, nil, nil},
-		{"thirds", rawWindow{i64(3), i64(2), nil}, i64(1), fp(33.33), nil},
+		{"thirds", rawWindow{i64(3), i64(2), nil}, i64(1), fp(1.0 / 3 * 100), nil},
+		{"tiny share", rawWindow{i64(30_000_000), i64(29_999_950), nil}, i64(50), fp(50.0 / 30_000_000 * 100), nil},
+		{"sixths", rawWindow{i64(120_000), i64(119_000), nil}, i64(1000), fp(1000.0 / 120_000 * 100), nil},
 	}
 	for _, c := range cases {
 		w := c.raw.tokenWindow(t0, "minute")
@@ -217,8 +220,11 @@ func TestWindowComputation(t *testing.T) {
 
 func fp(f float64) *float64 { return &f }
 func eqI(a, b *int64) bool  { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+
+// eqF compares within a relative 1e-12 (the last bits of a float64
+// quotient depend on how it is computed).
 func eqF(a, b *float64) bool {
-	return a == nil && b == nil || a != nil && b != nil && *a == *b
+	return a == nil && b == nil || a != nil && b != nil && math.Abs(*a-*b) <= 1e-12*math.Abs(*b)
 }
 
 func TestRateLimitHeaderNames(t *testing.T) {

@@ -30,6 +30,9 @@ type Result struct {
 	DebugRateLimitHeaders []string `json:"debug_rate_limit_headers"`
 
 	// Additive fields (SPEC allows new fields); see doc.go.
+
+	// ErrorCode is Error's typed reason, one of Codes(); nil when Error is.
+	ErrorCode      *Code       `json:"error_code"`
 	OutputTokens   TokenWindow `json:"output_tokens"`
 	WindowsExposed *bool       `json:"windows_exposed"`
 	Note           *string     `json:"note"`

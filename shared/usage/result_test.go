@@ -13,6 +13,7 @@ func TestResultRoundTripFull(t *testing.T) {
 	b, f := true, false
 	r := Result{
 		Provider: "anthropic", AccountKey: "default", CheckedAt: t0, Reachable: true, Error: strPtr("rate limited (HTTP 429)"),
+		ErrorCode:    func() *Code { c := CodeRateLimited; return &c }(),
 		Tokens:       TokenWindow{Limit: i64(80000), Remaining: i64(79000), Used: i64(1000), PctUsed: fp(1.25), ResetAt: &reset, ResetInMS: i64(41000), Period: "minute"},
 		InputTokens:  TokenWindow{},
 		OutputTokens: TokenWindow{Limit: i64(0), Used: i64(0)},
@@ -39,6 +40,7 @@ func TestResultRoundTripFull(t *testing.T) {
 		`"requests":{"limit":50,"remaining":49,"reset_at":"2026-05-20T22:04:38.123456Z","reset_in_ms":1000}`,
 		`"sample_model":"claude-haiku-4-5","sample_input_tokens":8,"sample_output_tokens":1,"sample_latency_ms":412`,
 		`"debug_rate_limit_headers":["anthropic-ratelimit-requests-limit"]`,
+		`"error_code":"rate_limited"`,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("JSON lacks %s\n%s", want, s)
@@ -46,7 +48,7 @@ func TestResultRoundTripFull(t *testing.T) {
 	}
 	var empty Result
 	data, _ = json.Marshal(empty)
-	for _, want := range []string{`"models":null`, `"error":null`, `"debug_rate_limit_headers":null`, `"sample_model":null`, `"windows_exposed":null`} {
+	for _, want := range []string{`"models":null`, `"error":null`, `"debug_rate_limit_headers":null`, `"sample_model":null`, `"windows_exposed":null`, `"error_code":null`} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("empty JSON lacks %s", want)
 		}
