@@ -45,7 +45,10 @@ func TestAccessLogOneLinePerRequest(t *testing.T) {
 		level  string
 	}{
 		{"ok", false, map[string]string{"org_id": "org-a", "org_role": "member"},
-			func(w http.ResponseWriter, r *http.Request, c Caller) error { writeJSON(w, 200, map[string]string{}); return nil },
+			func(w http.ResponseWriter, r *http.Request, c Caller) error {
+				writeJSON(w, 200, map[string]string{})
+				return nil
+			},
 			200, "org-a", "", "INFO"},
 		{"internal", false, map[string]string{"org_id": "org-a", "org_role": "member"},
 			func(w http.ResponseWriter, r *http.Request, c Caller) error { return fmt.Errorf("list: %w", cause) },
