@@ -48,9 +48,14 @@ func (b *Builder) Store() *dynamo.Store {
 	return dynamo.New(b.Clients.DynamoDB, b.Config.CredentialsTable, b.Config.UsageTable)
 }
 
-// KeyStore returns the Secrets Manager adapter.
+// KeyStore returns the Secrets Manager adapter, creating secrets with the
+// configured KMS key (SECRET_KMS_KEY_ID) when there is one.
 func (b *Builder) KeyStore() (*secrets.Store, error) {
-	return secrets.New(b.Clients.SecretsManager, b.Config.SecretPrefix, b.Config.RecoveryDays)
+	ks, err := secrets.New(b.Clients.SecretsManager, b.Config.SecretPrefix, b.Config.RecoveryDays)
+	if err != nil {
+		return nil, err
+	}
+	return ks.WithKMSKey(b.Config.SecretKMSKey), nil
 }
 
 // Service builds the credential service; withKeys adds the key store

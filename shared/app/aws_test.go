@@ -2,7 +2,16 @@ package app
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/acme/provider-credentials/shared/awscalls"
 )
 
 func TestAWSConfigFromLambdaEnvironment(t *testing.T) {
@@ -20,5 +29,43 @@ func TestAWSConfigFromLambdaEnvironment(t *testing.T) {
 	cfg = AWSConfig(env(map[string]string{"AWS_DEFAULT_REGION": "us-west-2"}), 0)
 	if cfg.Region != "us-west-2" || cfg.BaseEndpoint != nil || cfg.Credentials != nil {
 		t.Fatalf("bare config = %+v", cfg)
+	}
+}
+
+// A client built from AWSConfig counts each operation once and each
+// attempt it sends, retries included, into the request's counter.
+func TestAWSConfigCountsCalls(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		if hits.Add(1) == 1 {
+			w.WriteHeader(http.StatusInternalServerError) // retried by the SDK
+			w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"try again"}`))
+			return
+		}
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	cfg := AWSConfig(env(map[string]string{
+		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_ENDPOINT_URL": srv.URL,
+	}), 3)
+	db := dynamodb.NewFromConfig(cfg)
+	ctx, c := awscalls.WithCounter(context.Background())
+	in := &dynamodb.GetItemInput{TableName: aws.String("t"), Key: map[string]ddbtypes.AttributeValue{"pk": &ddbtypes.AttributeValueMemberS{Value: "a"}}}
+	if _, err := db.GetItem(ctx, in); err != nil {
+		t.Fatalf("GetItem: %v", err)
+	}
+	if _, err := db.GetItem(ctx, in); err != nil {
+		t.Fatalf("GetItem: %v", err)
+	}
+	if c.Operations() != 2 || c.Attempts() != 3 {
+		t.Errorf("counted %d operations, %d attempts; want 2 operations, 3 attempts (one retried)", c.Operations(), c.Attempts())
+	}
+	// Without a counter in the context nothing is counted, and nothing fails.
+	if _, err := db.GetItem(context.Background(), in); err != nil {
+		t.Fatalf("GetItem without a counter: %v", err)
+	}
+	if c.Operations() != 2 {
+		t.Errorf("a call without the counter in its context counted: %d operations", c.Operations())
 	}
 }

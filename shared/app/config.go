@@ -27,6 +27,7 @@ type Config struct {
 	UsageTable       string        // USAGE_TABLE
 	SecretPrefix     string        // SECRET_PREFIX, default "provider-credentials"
 	RecoveryDays     int           // SECRET_RECOVERY_DAYS, 7 to 30, default 7
+	SecretKMSKey     string        // SECRET_KMS_KEY_ID: KMS key ARN new secrets are encrypted with; empty, the AWS managed key
 	Auth             Auth          // ORG_ID_CLAIM, ORG_ROLE_CLAIM, ADMIN_ROLES
 	UsageFresh       time.Duration // USAGE_FRESH_SECONDS, default 60
 	ScheduledFresh   time.Duration // USAGE_SCHEDULED_FRESH_SECONDS, default 360: results of the scheduled refresh
@@ -58,6 +59,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		UsageTable:       get("USAGE_TABLE", ""),
 		SecretPrefix:     get("SECRET_PREFIX", "provider-credentials"),
 		RecoveryDays:     num("SECRET_RECOVERY_DAYS", 7, 7, 30),
+		SecretKMSKey:     get("SECRET_KMS_KEY_ID", ""),
 		Auth: Auth{
 			OrgClaim:  get("ORG_ID_CLAIM", "org_id"),
 			RoleClaim: get("ORG_ROLE_CLAIM", "org_role"),

@@ -36,3 +36,14 @@ func TestLoadConfigFailsFast(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretKMSKey(t *testing.T) {
+	const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	c, err := LoadConfig(env(map[string]string{"CREDENTIALS_TABLE": "t", "SECRET_KMS_KEY_ID": key}))
+	if err != nil || c.SecretKMSKey != key {
+		t.Fatalf("SECRET_KMS_KEY_ID: got %q, %v; want %q", c.SecretKMSKey, err, key)
+	}
+	if c, err = LoadConfig(env(map[string]string{"CREDENTIALS_TABLE": "t"})); err != nil || c.SecretKMSKey != "" {
+		t.Fatalf("no SECRET_KMS_KEY_ID: got %q, %v; want the AWS managed key (empty)", c.SecretKMSKey, err)
+	}
+}

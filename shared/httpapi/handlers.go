@@ -44,11 +44,15 @@ func serve(log *slog.Logger, a Auth, pattern string, admin bool, fn handlerFunc)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if rec := recordOf(r.Context()); rec != nil {
+			rec.pattern = pattern
+		}
 		err := func() error {
 			c, err := a.caller(r)
 			if err != nil {
 				return err
 			}
+			noteCaller(r.Context(), c)
 			if admin && !c.Admin {
 				return credentials.Errorf(credentials.Forbidden, "Organisation admin access required.")
 			}

@@ -32,11 +32,16 @@ var statusOf = map[credentials.Kind]int{
 }
 
 // writeError maps err to a status and a {"detail": ...} body. It is the one
-// place an internal error is logged; its text never reaches the client.
+// place an error is logged: into the request's access line (AccessLog), or
+// on a line of its own for an internal error of a handler used without
+// one. An internal error's text never reaches the client.
 func writeError(ctx context.Context, log *slog.Logger, w http.ResponseWriter, err error) {
+	logged := noteError(ctx, err)
 	var ce *credentials.Error
 	if !errors.As(err, &ce) || ce.Kind == credentials.Internal {
-		log.ErrorContext(ctx, "request failed", "err", err)
+		if !logged {
+			log.ErrorContext(ctx, "request failed", "err", err)
+		}
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "internal error"})
 		return
 	}

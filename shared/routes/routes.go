@@ -46,7 +46,9 @@ func All() map[string]Function {
 	return m
 }
 
-// Build builds f's handler, checking first that the clients it calls are there.
+// Build builds f's handler, checking first that the clients it calls are
+// there. Every HTTP function's handler is wrapped here in the access log:
+// one line per request.
 func Build(b *app.Builder, f Function) (http.Handler, error) {
 	if f.DynamoDB && b.Clients.DynamoDB == nil {
 		return nil, fmt.Errorf("routes: function %s needs a DynamoDB client", f.Name)
@@ -58,7 +60,7 @@ func Build(b *app.Builder, f Function) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.newHandler(d), nil
+	return httpapi.AccessLog(b.Log, f.newHandler(d)), nil
 }
 
 // Handler builds the handler of the function in folder functions/<name>.

@@ -32,7 +32,8 @@ type API interface {
 type Store struct {
 	sm             API
 	prefix         string
-	recoveryWindow int64 // days, 7 to 30
+	recoveryWindow int64  // days, 7 to 30
+	kmsKeyID       string // empty: Secrets Manager's AWS managed key
 }
 
 var _ credentials.KeyStore = (*Store)(nil)
@@ -48,6 +49,16 @@ func New(sm API, prefix string, recoveryDays int) (*Store, error) {
 		return nil, fmt.Errorf("secrets: prefix %q: must be non-empty and use only letters, digits and /_+=.@-", prefix)
 	}
 	return &Store{sm: sm, prefix: prefix, recoveryWindow: int64(recoveryDays)}, nil
+}
+
+// WithKMSKey returns a copy of s that creates secrets encrypted with the
+// given KMS key (an ARN); empty keeps the AWS managed key. Existing
+// secrets keep the key they were created with: a restored secret, and
+// every new version of a secret, use that secret's own key.
+func (s *Store) WithKMSKey(keyID string) *Store {
+	c := *s
+	c.kmsKeyID = strings.TrimSpace(keyID)
+	return &c
 }
 
 // Prefix returns the secret name prefix, without a trailing slash.
@@ -113,7 +124,7 @@ func (s *Store) Create(ctx context.Context, ref credentials.SecretRef, apiKey st
 	if err != nil {
 		return "", err
 	}
-	out, err := s.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+	in := &secretsmanager.CreateSecretInput{
 		Name:         &ref.Name,
 		SecretString: v,
 		Description:  aws.String("API key of a provider credential"),
@@ -122,7 +133,11 @@ func (s *Store) Create(ctx context.Context, ref credentials.SecretRef, apiKey st
 			{Key: aws.String("credential"), Value: aws.String(ref.CredentialID)},
 			{Key: aws.String("provider"), Value: aws.String(ref.Provider)},
 		},
-	})
+	}
+	if s.kmsKeyID != "" {
+		in.KmsKeyId = aws.String(s.kmsKeyID)
+	}
+	out, err := s.sm.CreateSecret(ctx, in)
 	if err == nil {
 		return aws.ToString(out.VersionId), nil
 	}

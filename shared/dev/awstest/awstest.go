@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/acme/provider-credentials/shared/awscalls"
 	"github.com/acme/provider-credentials/shared/credentials"
 	"github.com/acme/provider-credentials/shared/dev/moto"
 	"github.com/acme/provider-credentials/shared/dev/samtemplate"
@@ -98,7 +99,7 @@ func New(t testing.TB) *Env {
 	t.Helper()
 	ctx := context.Background()
 	calls := &Calls{}
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithAPIOptions([]func(*middleware.Stack) error{calls.apiOptions()}))
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithAPIOptions([]func(*middleware.Stack) error{calls.apiOptions(), awscalls.APIOption}))
 	if err != nil {
 		t.Fatalf("load AWS config: %v", err)
 	}

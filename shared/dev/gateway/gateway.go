@@ -51,6 +51,7 @@ type Options struct {
 	Logger       *slog.Logger  // default slog.Default()
 	MaxBodyBytes int64         // default DefaultMaxBodyBytes; larger bodies get 413
 	Timeout      time.Duration // integration timeout, default DefaultTimeout; past it, 503
+	CORS         *CORS         // the API's CorsConfiguration; nil: none (a preflight gets 404, as it has no route)
 }
 
 type gateway struct {
@@ -59,6 +60,7 @@ type gateway struct {
 	log     *slog.Logger
 	maxBody int64
 	timeout time.Duration
+	cors    *CORS
 }
 
 // New returns an http.Handler that routes requests as API Gateway does,
@@ -69,7 +71,7 @@ func New(routes []Route, v authn.Verifier, opts Options) (http.Handler, error) {
 	if v == nil {
 		return nil, errors.New("gateway: nil Verifier")
 	}
-	g := &gateway{auth: v, log: opts.Logger, maxBody: opts.MaxBodyBytes, timeout: opts.Timeout}
+	g := &gateway{auth: v, log: opts.Logger, maxBody: opts.MaxBodyBytes, timeout: opts.Timeout, cors: opts.CORS}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -98,7 +100,16 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := requestID()
 	w.Header().Set("Apigw-Requestid", reqID)
-	status, routeKey := g.serve(w, r, reqID, start)
+	var status int
+	var routeKey string
+	switch {
+	case g.cors != nil && isPreflight(r):
+		status = g.cors.preflight(w, r)
+	case g.cors != nil:
+		status, routeKey = g.serve(&corsWriter{ResponseWriter: w, allow: g.cors.allowed(r.Header.Get("Origin"))}, r, reqID, start)
+	default:
+		status, routeKey = g.serve(w, r, reqID, start)
+	}
 	g.log.Info("gateway", "method", r.Method, "path", r.URL.Path, "route", routeKey,
 		"status", status, "requestId", reqID, "duration", time.Since(start))
 }

@@ -5,8 +5,11 @@
 package localapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -57,11 +60,57 @@ func Routes(tpl *samtemplate.Template, b *app.Builder) ([]gateway.Route, error) 
 }
 
 // Handler is the whole API as API Gateway serves it: every HttpApi route
-// of the template behind the gateway emulator, tokens checked by v.
+// of the template behind the gateway emulator, tokens checked by v, and
+// CORS as the template configures it for the origins in ALLOWED_ORIGINS
+// (the AllowedOrigins parameter: comma-separated; unset, no CORS).
 func Handler(tpl *samtemplate.Template, b *app.Builder, v authn.Verifier) (http.Handler, error) {
 	rts, err := Routes(tpl, b)
 	if err != nil {
 		return nil, err
 	}
-	return gateway.New(rts, v, gateway.Options{Logger: b.Log})
+	cors, err := CORS(tpl, os.Getenv("ALLOWED_ORIGINS"))
+	if err != nil {
+		return nil, err
+	}
+	return gateway.New(rts, v, gateway.Options{Logger: b.Log, CORS: cors})
+}
+
+// CORS returns the gateway's CORS settings for the given origins
+// (comma-separated, as the AllowedOrigins parameter): the methods, headers
+// and max age of the HTTP API's CorsConfiguration in the template (the
+// branch of its !If that applies when origins are set). No origins: nil.
+func CORS(tpl *samtemplate.Template, origins string) (*gateway.CORS, error) {
+	list := gateway.ParseOrigins(origins)
+	if len(list) == 0 {
+		return nil, nil
+	}
+	for _, id := range tpl.ResourcesOfType("AWS::Serverless::HttpApi") {
+		v := tpl.Resources[id].Properties["CorsConfiguration"]
+		if i, ok := v.(samtemplate.Intrinsic); ok && i.Fn == "Fn::If" {
+			if args, ok := i.Args.([]any); ok && len(args) == 3 {
+				v = args[1]
+			}
+		}
+		cfg, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("localapi: ALLOWED_ORIGINS is set, but %s has no CorsConfiguration to apply it with", id)
+		}
+		c := &gateway.CORS{AllowOrigins: list}
+		for _, m := range asList(cfg["AllowMethods"]) {
+			c.AllowMethods = append(c.AllowMethods, fmt.Sprint(m))
+		}
+		for _, h := range asList(cfg["AllowHeaders"]) {
+			c.AllowHeaders = append(c.AllowHeaders, fmt.Sprint(h))
+		}
+		if n, err := strconv.Atoi(fmt.Sprint(cfg["MaxAge"])); err == nil {
+			c.MaxAge = n
+		}
+		return c, nil
+	}
+	return nil, errors.New("localapi: ALLOWED_ORIGINS is set, but the template has no HTTP API")
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
 }

@@ -8,8 +8,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/awscalls"
 	"github.com/acme/provider-credentials/shared/dev/moto"
 	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/dynamo"
@@ -84,7 +86,8 @@ func (s *Stack) Stop() {
 // configuration chain (profiles, SSO, AWS_ENDPOINT_URL: what a developer's
 // machine may need), retrying up to maxAttempts (0: the SDK's default).
 func Clients(ctx context.Context, maxAttempts int) (app.Clients, error) {
-	var opts []func(*config.LoadOptions) error
+	// Count each request's AWS calls for its access line, as app.AWSConfig does in Lambda.
+	opts := []func(*config.LoadOptions) error{config.WithAPIOptions([]func(*middleware.Stack) error{awscalls.APIOption})}
 	if maxAttempts > 0 {
 		opts = append(opts, config.WithRetryMaxAttempts(maxAttempts))
 	}

@@ -204,6 +204,7 @@ func (s *setup) run(t *testing.T, fn samtemplate.Function, name string, event []
 	vars["AWS_REGION"] = "us-east-1"
 	vars["AWS_ACCESS_KEY_ID"], vars["AWS_SECRET_ACCESS_KEY"] = "testing", "testing"
 	vars["AWS_LAMBDA_FUNCTION_NAME"] = fn.LogicalID
+	vars["AWS_LAMBDA_LOG_FORMAT"] = "JSON" // as LoggingConfig.LogFormat: JSON makes Lambda set it
 	inst, err := rie.Start(ctx, s.rie, s.bins[localapi.FunctionDir(fn.LogicalID)], rie.Env(vars))
 	if err != nil {
 		t.Fatal(err)
@@ -229,6 +230,7 @@ func (s *setup) run(t *testing.T, fn samtemplate.Function, name string, event []
 		}
 	} else {
 		s.checkHTTP(t, what, event, out, failAt)
+		checkAccessLine(t, what, event, out, inst.Log, failAt == 0)
 	}
 	var acts []string
 	tables := map[string]string{env.CredTable: "CredentialsTable", env.UsageTable: "UsageTable"}
@@ -538,4 +540,47 @@ func resourceKey(v any) string {
 		return i.String()
 	}
 	return fmt.Sprint(v)
+}
+
+// checkAccessLine checks that an HTTP function's invocation logged exactly
+// one access line, in Lambda's JSON format, with API Gateway's request id
+// and route key from the event, Lambda's request id, and the status it
+// answered; with only set, no line of its own besides (a run with a fault
+// injected may add a warning of a side-failure).
+func checkAccessLine(t *testing.T, what string, event, out []byte, logOf func() string, only bool) {
+	t.Helper()
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(event, &ev); err != nil {
+		return
+	}
+	resp, err := rie.ParseHTTPResponse(out)
+	if err != nil {
+		return // checkHTTP reported it
+	}
+	// The emulator relays the function's output on its own; the response
+	// may come first. The access line is the last the function writes.
+	log := logOf()
+	for deadline := time.Now().Add(3 * time.Second); !strings.Contains(log, `"message":"request"`) && time.Now().Before(deadline); log = logOf() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	var lines []map[string]any
+	for _, l := range strings.Split(log, "\n") {
+		var m map[string]any
+		if !strings.HasPrefix(l, "{") || json.Unmarshal([]byte(l), &m) != nil || m["message"] == nil {
+			continue // the emulator's own lines, START/END/REPORT
+		}
+		if only || m["message"] == "request" {
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != 1 {
+		t.Errorf("%s: the function logged %d JSON lines (access lines, or any with no fault injected), want exactly one:\n%s", what, len(lines), redact(log))
+		return
+	}
+	l := lines[0]
+	if l["message"] != "request" || l["api_request_id"] != ev.RequestContext.RequestID || l["route"] != ev.RouteKey ||
+		l["status"] != float64(resp.StatusCode) || l["requestId"] == nil || l["requestId"] == "" || l["aws_calls"] == nil {
+		t.Errorf("%s: access line %v; want message request, api_request_id %q, route %q, status %d, Lambda's requestId, aws_calls",
+			what, l, ev.RequestContext.RequestID, ev.RouteKey, resp.StatusCode)
+	}
 }

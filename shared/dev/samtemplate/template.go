@@ -56,6 +56,8 @@ type Resource struct {
 	Condition     string
 	DependsOn     any
 	IgnoreGlobals any // "*" or a list of property names
+	// DeletionPolicy and UpdateReplacePolicy as written ("" when absent).
+	DeletionPolicy, UpdateReplacePolicy string
 }
 
 // Load reads and parses a SAM template.
@@ -129,6 +131,9 @@ func Parse(b []byte) (*Template, error) {
 			Condition:     str(r["Condition"]),
 			DependsOn:     r["DependsOn"],
 			IgnoreGlobals: r["IgnoreGlobals"],
+
+			DeletionPolicy:      str(r["DeletionPolicy"]),
+			UpdateReplacePolicy: str(r["UpdateReplacePolicy"]),
 		}
 	}
 	return t, nil
