@@ -16,7 +16,9 @@ import (
 	"github.com/acme/provider-credentials/shared/httpapi"
 )
 
-// specRoutes are SPEC.md's routes.
+// specRoutes are SPEC.md's routes: the one place they are written down.
+// template.yaml must deploy exactly these (TestRoutes); every other check
+// (openapicheck) reads its route list from template.yaml.
 var specRoutes = []string{
 	httpapi.RouteList, httpapi.RouteCreate, httpapi.RouteTest, httpapi.RouteGet,
 	httpapi.RouteUpdate, httpapi.RouteUsage, httpapi.RouteDelete,
@@ -55,6 +57,9 @@ func TestRoutes(t *testing.T) {
 		if !slices.Contains(specRoutes, r) {
 			t.Errorf("route %s of %v is not in SPEC", r, fns)
 		}
+	}
+	if got, want := tpl.HTTPRoutes(), slices.Sorted(slices.Values(specRoutes)); !slices.Equal(got, want) {
+		t.Errorf("Template.HTTPRoutes() = %v, want SPEC's %v", got, want)
 	}
 }
 
