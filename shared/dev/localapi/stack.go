@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/acme/provider-credentials/shared/app"
+	"github.com/acme/provider-credentials/shared/dev/localaws"
 	"github.com/acme/provider-credentials/shared/dev/moto"
 	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/dynamo"
@@ -33,21 +34,27 @@ var tableEnv = map[string]string{"CredentialsTable": "CREDENTIALS_TABLE", "Usage
 // the environment variables the functions read.
 func StartStack(ctx context.Context, tpl *samtemplate.Template) (*Stack, error) {
 	s := &Stack{Tables: map[string]string{}}
-	for k, v := range map[string]string{"AWS_REGION": "us-east-1"} {
-		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
-		}
-	}
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
 		srv, err := moto.Start(ctx)
 		if err != nil {
 			return nil, err
 		}
 		s.moto = srv
-		os.Setenv("AWS_ENDPOINT_URL", srv.URL)
 		// moto checks no signature; any credentials do.
-		os.Setenv("AWS_ACCESS_KEY_ID", "local")
-		os.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+		for k, v := range map[string]string{
+			"AWS_ENDPOINT_URL": srv.URL, "AWS_ACCESS_KEY_ID": localaws.DummyAccessKey, "AWS_SECRET_ACCESS_KEY": localaws.DummyAccessKey,
+		} {
+			if err := os.Setenv(k, v); err != nil {
+				s.Stop()
+				return nil, fmt.Errorf("localapi: %w", err)
+			}
+		}
+	}
+	// The region, and dummy credentials for a loopback AWS_ENDPOINT_URL
+	// (one `make run` printed) when none are set.
+	if _, err := localaws.Apply(); err != nil {
+		s.Stop()
+		return nil, err
 	}
 	s.Endpoint = os.Getenv("AWS_ENDPOINT_URL")
 	cfg, err := config.LoadDefaultConfig(ctx)
@@ -62,7 +69,10 @@ func StartStack(ctx context.Context, tpl *samtemplate.Template) (*Stack, error) 
 			if v := os.Getenv(env); v != "" {
 				name = v
 			}
-			os.Setenv(env, name)
+			if err := os.Setenv(env, name); err != nil {
+				s.Stop()
+				return nil, fmt.Errorf("localapi: %w", err)
+			}
 		}
 		if err := dynamo.CreateTable(ctx, db, name, tpl.Resources[logical].Properties); err != nil {
 			s.Stop()
@@ -84,6 +94,9 @@ func (s *Stack) Stop() {
 // configuration chain (profiles, SSO, AWS_ENDPOINT_URL: what a developer's
 // machine may need), retrying up to maxAttempts (0: the SDK's default).
 func Clients(ctx context.Context, maxAttempts int) (app.Clients, error) {
+	if _, err := localaws.Apply(); err != nil {
+		return app.Clients{}, err
+	}
 	var opts []func(*config.LoadOptions) error
 	if maxAttempts > 0 {
 		opts = append(opts, config.WithRetryMaxAttempts(maxAttempts))
