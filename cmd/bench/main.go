@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/acme/provider-credentials/shared/dev/bench"
+	"github.com/acme/provider-credentials/shared/dev/gotool"
 )
 
 // Targets, from the issue that asked for these figures.
@@ -122,7 +123,7 @@ func parse(out string) []result {
 func (r *runner) goTest(what, pkg string, args ...string) (string, bool) {
 	args = append([]string{"test", "-run", "^$", "-count=1"}, append(args, pkg)...)
 	fmt.Fprintf(os.Stderr, "bench: %s: go %s\n", what, strings.Join(args, " "))
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
+	cmd := exec.Command(gotool.Path(), args...)
 	cmd.Dir = r.root
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
@@ -420,7 +421,7 @@ func cpuModel() string {
 }
 
 func goVersion(root string) string {
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "version")
+	cmd := exec.Command(gotool.Path(), "version")
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {

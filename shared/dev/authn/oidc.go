@@ -92,7 +92,7 @@ func (o *OIDC) Verify(ctx context.Context, token string) (Claims, error) {
 // issuer's key named by its kid, whose JWK "alg", when present, must be the
 // header's.
 func (o *OIDC) VerifySignature(ctx context.Context, token string) ([]byte, error) {
-	jws, err := jose.ParseSigned(token, joseAlgs(signingAlgs))
+	jws, err := jose.ParseSignedCompact(token, joseAlgs(signingAlgs))
 	if err != nil {
 		return nil, invalid("%v", err)
 	}

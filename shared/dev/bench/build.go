@@ -8,8 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 
+	"github.com/acme/provider-credentials/shared/dev/gotool"
 	"github.com/acme/provider-credentials/shared/dev/localapi"
 	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 )
@@ -55,7 +55,7 @@ func Build(ctx context.Context, root, outDir, goarch string, pkgs []string) (map
 	defer os.RemoveAll(tmp)
 	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", tmp + string(filepath.Separator)}
 	args = append(args, pkgs...)
-	cmd := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
+	cmd := exec.CommandContext(ctx, gotool.Path(), args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -168,7 +168,7 @@ func (g *gateway) authorize(r *http.Request) (authn.Claims, error) {
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, errors.New("Authorization is not a Bearer token")
+		return nil, errors.New("the Authorization header is not a Bearer token")
 	}
 	token = strings.TrimSpace(token)
 	if token == "" {

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/acme/provider-credentials/shared/dev/gotool"
 )
 
 // Module and Version name the emulator build that is used. TOOLCHAIN.md
@@ -67,17 +69,7 @@ func Binary(ctx context.Context) (string, error) {
 	return bin, nil
 }
 
-func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
+func goTool() string { return gotool.Path() }
 
 // Build builds the bootstrap of each folder under functions/ (in one go
 // build, so shared packages compile once) with the Makefile's flags, for
