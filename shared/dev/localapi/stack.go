@@ -64,7 +64,7 @@ func StartStack(ctx context.Context, tpl *samtemplate.Template) (*Stack, error) 
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	for _, logical := range tpl.ResourcesOfType("AWS::DynamoDB::Table") {
-		name := "local-" + logical
+		name := DefaultTableName(logical)
 		if env, ok := tableEnv[logical]; ok {
 			if v := os.Getenv(env); v != "" {
 				name = v
@@ -82,6 +82,10 @@ func StartStack(ctx context.Context, tpl *samtemplate.Template) (*Stack, error) 
 	}
 	return s, nil
 }
+
+// DefaultTableName is the name StartStack gives the table of a logical id
+// when its variable (CREDENTIALS_TABLE, USAGE_TABLE) is unset.
+func DefaultTableName(logical string) string { return "local-" + logical }
 
 // Stop ends the emulator if this process started it.
 func (s *Stack) Stop() {

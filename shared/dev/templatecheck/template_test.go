@@ -1,6 +1,7 @@
 package templatecheck_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/acme/provider-credentials/shared/dev/awstest"
 	"github.com/acme/provider-credentials/shared/dev/localapi"
+	"github.com/acme/provider-credentials/shared/dev/localaws"
 	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/httpapi"
 )
@@ -195,5 +197,55 @@ func TestCfnLint(t *testing.T) {
 	}
 	if err != nil || strings.TrimSpace(string(out)) != "" {
 		t.Errorf("cfn-lint template.yaml: %v, output:\n%s\nwant no findings", err, out)
+	}
+}
+
+// events/env.local.json is what `sam local invoke --env-vars` reads. SAM CLI
+// overrides only variables the template declares and ignores the rest
+// without a word, so every name in it must be declared by each function it
+// applies to ("Parameters": all of them). It points the functions at a
+// loopback emulator and at the tables `make run` creates; the endpoint
+// variable is declared empty, so nothing sets it in AWS.
+func TestLocalEnvVarsFile(t *testing.T) {
+	tpl := load(t)
+	b, err := os.ReadFile(filepath.Join(awstest.RepoRoot(), "events", "env.local.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file map[string]map[string]string
+	if err := json.Unmarshal(b, &file); err != nil {
+		t.Fatalf("events/env.local.json: %v", err)
+	}
+	for key, vars := range file {
+		targets := tpl.Functions()
+		if key != "Parameters" {
+			fn, ok := tpl.Function(key)
+			if !ok {
+				t.Errorf("events/env.local.json: %q is neither Parameters nor a function of template.yaml", key)
+				continue
+			}
+			targets = []samtemplate.Function{fn}
+		}
+		for name := range vars {
+			for _, fn := range targets {
+				if _, ok := fn.Environment[name]; !ok {
+					t.Errorf("events/env.local.json %s.%s: %s does not declare it (in Globals or its own Environment), so SAM CLI would ignore it",
+						key, name, fn.LogicalID)
+				}
+			}
+		}
+	}
+	p := file["Parameters"]
+	if ep := p["LOCAL_AWS_ENDPOINT_URL"]; !localaws.IsLoopback(ep) {
+		t.Errorf("Parameters.LOCAL_AWS_ENDPOINT_URL = %q, want a loopback emulator endpoint", ep)
+	}
+	for logical, env := range map[string]string{"CredentialsTable": "CREDENTIALS_TABLE", "UsageTable": "USAGE_TABLE"} {
+		if got, want := p[env], localapi.DefaultTableName(logical); got != want {
+			t.Errorf("Parameters.%s = %q, want %q (the table make run creates)", env, got, want)
+		}
+	}
+	vars, _ := tpl.Globals.Function["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if v, ok := vars["LOCAL_AWS_ENDPOINT_URL"]; !ok || v != "" {
+		t.Errorf("Globals LOCAL_AWS_ENDPOINT_URL = %v (declared %v), want declared and empty", v, ok)
 	}
 }
