@@ -38,11 +38,13 @@ func invalid(format string, args ...any) error {
 
 // newIDVerifier is go-oidc's verifier for tokens of issuer signed by keys
 // with one of algs: it checks the structure, the algorithm, the signature,
-// iss, exp and nbf. The audience is left to checker, because API Gateway
-// also accepts client_id (go-oidc knows only aud).
+// and iss. The audience and the times (exp, nbf, iat) are
+// checker's, because API Gateway also accepts client_id (go-oidc knows only
+// aud) and ClockSkew applies to exp, nbf and iat alike.
 func newIDVerifier(issuer string, keys oidc.KeySet, algs []string, now func() time.Time) *oidc.IDTokenVerifier {
 	return oidc.NewVerifier(issuer, keys, &oidc.Config{
 		SkipClientIDCheck:    true,
+		SkipExpiryCheck:      true,
 		SupportedSigningAlgs: algs,
 		Now:                  now,
 	})
