@@ -3,12 +3,15 @@ SHELL := /bin/bash
 GO    ?= go
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags='-s -w'
 
-.PHONY: run test vet lint fuzz bench invoke refresh tidy clean help staticcheck race emulator-check
+.PHONY: run test vet lint fuzz bench invoke refresh tidy clean help staticcheck errcheck race emulator-check
 
 # staticcheck at a pinned version, run through the Go toolchain (no install).
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The packages with concurrency, run again under the race detector (needs cgo: gcc).
 RACE_PKGS ?= ./shared/refresh/... ./shared/liveusage/... ./shared/credentials/... ./shared/dev/localapi/...
+# errcheck at a pinned version; ERRCHECK_PKGS widens to ./... once the Lambda packages are clean.
+ERRCHECK ?= github.com/kisielk/errcheck@v1.30.0
+ERRCHECK_PKGS ?= ./cmd/... ./shared/dev/...
 # The AWS emulator the integration tests start.
 MOTO_SERVER ?= moto_server
 
@@ -25,9 +28,9 @@ help:
 	@awk '/^## [a-z%-]+:/ { l = substr($$0, 4); i = index(l, ":"); printf "  make %-12s %s\n", substr(l, 1, i-1), substr(l, i+2); next } \
 	  /^## / { printf "  %-17s %s\n", "", substr($$0, 4) }' $(firstword $(MAKEFILE_LIST))
 
-## test: vet, staticcheck, every test (integration tests start moto_server), the race detector
+## test: vet, staticcheck, errcheck, every test (integration tests start moto_server), the race detector
 ## over the concurrent packages, short fuzzing, template lint
-test: vet staticcheck emulator-check
+test: vet staticcheck errcheck emulator-check
 	$(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory race
 	$(MAKE) --no-print-directory fuzz
@@ -36,6 +39,10 @@ test: vet staticcheck emulator-check
 ## staticcheck: staticcheck (pinned in the Makefile) over every package; zero findings
 staticcheck:
 	$(GO) run $(STATICCHECK) ./...
+
+## errcheck: no unchecked error (pinned errcheck) in ERRCHECK_PKGS
+errcheck:
+	$(GO) run $(ERRCHECK) $(ERRCHECK_PKGS)
 
 ## race: the tests of the packages with concurrency under the race detector
 race:

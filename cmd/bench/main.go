@@ -130,7 +130,7 @@ func (r *runner) goTest(what, pkg string, args ...string) (string, bool) {
 	err := cmd.Run()
 	r.logs.WriteString(buf.String())
 	if err != nil {
-		io.Copy(os.Stderr, &buf)
+		_, _ = io.Copy(os.Stderr, &buf)
 		r.failed = append(r.failed, fmt.Sprintf("%s: go test: %v", what, err))
 		return buf.String(), false
 	}
@@ -309,12 +309,12 @@ func (f figure) verdict() string {
 
 func (r *runner) print(w io.Writer) {
 	for _, f := range r.figures {
-		fmt.Fprintln(w, f.line())
+		_, _ = fmt.Fprintln(w, f.line())
 	}
-	fmt.Fprintln(w, "# targets")
+	_, _ = fmt.Fprintln(w, "# targets")
 	for _, f := range r.figures {
 		if f.check != "" {
-			fmt.Fprintf(w, "# %s %s (target %s)\n", f.verdict(), f.line(), f.check)
+			_, _ = fmt.Fprintf(w, "# %s %s (target %s)\n", f.verdict(), f.line(), f.check)
 		}
 	}
 }
@@ -410,7 +410,7 @@ func cpuModel() string {
 	if err != nil {
 		return "unknown CPU"
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		if k, v, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {

@@ -61,7 +61,7 @@ func newTestIssuer(t *testing.T) *testIssuer {
 	}))
 	t.Cleanup(ti.srv.Close)
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]string{"issuer": ti.srv.URL, "jwks_uri": ti.srv.URL + "/keys"})
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": ti.srv.URL, "jwks_uri": ti.srv.URL + "/keys"})
 	})
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
 		ti.jwksHits.Add(1)
@@ -75,7 +75,7 @@ func newTestIssuer(t *testing.T) *testIssuer {
 			keys = append(keys, k)
 		}
 		ti.mu.Unlock()
-		json.NewEncoder(w).Encode(map[string]any{"keys": keys})
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
 	})
 	return ti
 }

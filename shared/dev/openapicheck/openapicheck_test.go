@@ -108,7 +108,9 @@ func TestValidatorRejectsWrongBodies(t *testing.T) {
 	for name, body := range bad {
 		status := 200
 		if s, rest, ok := strings.Cut(body, ":"); ok && len(s) == 3 && s[0] >= '1' && s[0] <= '5' {
-			fmt.Sscan(s, &status)
+			if _, err := fmt.Sscan(s, &status); err != nil {
+				t.Fatalf("%s: status %q: %v", name, s, err)
+			}
 			body = rest
 		}
 		if err := check(status, body); err == nil {

@@ -141,7 +141,7 @@ func Start(ctx context.Context, rieBin, bootstrap string, env []string) (*Instan
 	for {
 		c, err := net.DialTimeout("tcp", api, 200*time.Millisecond)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 			return in, nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -166,7 +166,7 @@ func (in *Instance) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rie: invoke: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("rie: invoke: %w", err)
@@ -250,7 +250,7 @@ func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
-			l.Close()
+			_ = l.Close()
 		}
 	}()
 	var ports []int
