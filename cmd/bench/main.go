@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/acme/provider-credentials/shared/dev/bench"
+	"github.com/acme/provider-credentials/shared/dev/gotool"
 )
 
 // Targets, from the issue that asked for these figures.
@@ -122,14 +123,14 @@ func parse(out string) []result {
 func (r *runner) goTest(what, pkg string, args ...string) (string, bool) {
 	args = append([]string{"test", "-run", "^$", "-count=1"}, append(args, pkg)...)
 	fmt.Fprintf(os.Stderr, "bench: %s: go %s\n", what, strings.Join(args, " "))
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
+	cmd := exec.Command(gotool.Path(), args...)
 	cmd.Dir = r.root
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
 	r.logs.WriteString(buf.String())
 	if err != nil {
-		io.Copy(os.Stderr, &buf)
+		_, _ = io.Copy(os.Stderr, &buf)
 		r.failed = append(r.failed, fmt.Sprintf("%s: go test: %v", what, err))
 		return buf.String(), false
 	}
@@ -308,12 +309,12 @@ func (f figure) verdict() string {
 
 func (r *runner) print(w io.Writer) {
 	for _, f := range r.figures {
-		fmt.Fprintln(w, f.line())
+		_, _ = fmt.Fprintln(w, f.line())
 	}
-	fmt.Fprintln(w, "# targets")
+	_, _ = fmt.Fprintln(w, "# targets")
 	for _, f := range r.figures {
 		if f.check != "" {
-			fmt.Fprintf(w, "# %s %s (target %s)\n", f.verdict(), f.line(), f.check)
+			_, _ = fmt.Fprintf(w, "# %s %s (target %s)\n", f.verdict(), f.line(), f.check)
 		}
 	}
 }
@@ -409,7 +410,7 @@ func cpuModel() string {
 	if err != nil {
 		return "unknown CPU"
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	s := bufio.NewScanner(f)
 	for s.Scan() {
 		if k, v, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -420,7 +421,7 @@ func cpuModel() string {
 }
 
 func goVersion(root string) string {
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "version")
+	cmd := exec.Command(gotool.Path(), "version")
 	cmd.Dir = root
 	out, err := cmd.Output()
 	if err != nil {

@@ -79,7 +79,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 	start := time.Now()
 	dir := localapi.FunctionDir(fn.LogicalID)
 	bins, err := rie.Build(ctx, ".", tmp, []string{dir})

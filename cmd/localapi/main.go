@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,15 +64,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(os.Stderr, `
-Provider credentials API on http://%s
-  AWS endpoint: %s (tables %v)
-  routes: every HttpApi event of template.yaml
-  tokens: %s
-  try:    curl -H "Authorization: Bearer $TOKEN" http://%s/provider-credentials
-Ctrl-C stops everything this started.
-
-`, ln.Addr(), stack.Endpoint, stack.Tables, how, ln.Addr())
+	fmt.Fprint(os.Stderr, banner(ln.Addr().String(), stack.Endpoint, stack.Tables, how))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -110,6 +105,9 @@ func startRefresh(ctx context.Context, tpl *samtemplate.Template, b *app.Builder
 // JWT_ISSUER by OpenID discovery, or with the built-in development issuer.
 func verifier(ctx context.Context) (authn.Verifier, string, error) {
 	if iss := os.Getenv("JWT_ISSUER"); iss != "" {
+		if os.Getenv("JWT_AUDIENCE") == "" {
+			return nil, "", errors.New("JWT_ISSUER is set but JWT_AUDIENCE is not: set JWT_AUDIENCE to the audience (aud or client_id) your issuer puts in its tokens")
+		}
 		v, err := authn.NewOIDC(ctx, iss, os.Getenv("JWT_AUDIENCE"), &http.Client{Timeout: 10 * time.Second})
 		if err != nil {
 			return nil, "", err
@@ -121,4 +119,26 @@ func verifier(ctx context.Context) (authn.Verifier, string, error) {
 		return nil, "", err
 	}
 	return dev.Verifier(), "development issuer: TOKEN=$(go run ./cmd/devtoken --org my-org --role admin)", nil
+}
+
+// banner is what `make run` prints once it serves: where, against which
+// emulator (with a line to paste into another shell for make refresh and
+// make invoke), and how to get a token.
+func banner(addr, endpoint string, tables map[string]string, how string) string {
+	var names []string
+	for _, logical := range slices.Sorted(maps.Keys(tables)) {
+		names = append(names, tables[logical]+" ("+logical+")")
+	}
+	return fmt.Sprintf(`
+Provider credentials API on http://%[1]s
+  AWS endpoint: %[2]s
+  tables: %[3]s
+  routes: every HttpApi event of template.yaml
+  tokens: %[4]s
+  try:    curl -H "Authorization: Bearer $TOKEN" http://%[1]s/provider-credentials
+  other shells (make refresh, make invoke) reach the same emulator after:
+    export AWS_ENDPOINT_URL=%[2]s
+Ctrl-C stops everything this started.
+
+`, addr, endpoint, strings.Join(names, ", "), how)
 }

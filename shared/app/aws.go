@@ -11,7 +11,8 @@ import (
 // AWSConfig is the AWS configuration of a Lambda function, read from the
 // environment Lambda gives it: AWS_REGION and the execution role's
 // AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, plus
-// AWS_ENDPOINT_URL when set (an emulator). It is what config.LoadDefaultConfig
+// AWS_ENDPOINT_URL (else LOCAL_AWS_ENDPOINT_URL, for sam local invoke) when
+// set (an emulator). It is what config.LoadDefaultConfig
 // resolves to inside Lambda, without linking the shared-config, SSO, STS and
 // IMDS providers a function never uses: about 1.6 MB less binary and less
 // work at cold start. Local tools, which may need profiles, use
@@ -32,7 +33,13 @@ func AWSConfig(getenv Env, maxAttempts int) aws.Config {
 		cfg.Credentials = aws.NewCredentialsCache(awscreds.NewStaticCredentialsProvider(
 			id, getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN")))
 	}
-	if ep := getenv("AWS_ENDPOINT_URL"); ep != "" {
+	ep := getenv("AWS_ENDPOINT_URL")
+	if ep == "" {
+		// Declared empty in template.yaml's Globals so that `sam local
+		// invoke --env-vars events/env.local.json` can set it; empty in AWS.
+		ep = getenv("LOCAL_AWS_ENDPOINT_URL")
+	}
+	if ep != "" {
 		cfg.BaseEndpoint = &ep
 	}
 	return cfg

@@ -69,3 +69,29 @@ func TestAWSConfigCountsCalls(t *testing.T) {
 		t.Errorf("a call without the counter in its context counted: %d operations", c.Operations())
 	}
 }
+
+// sam local invoke can override only declared variables: the template
+// declares LOCAL_AWS_ENDPOINT_URL empty, events/env.local.json sets it.
+func TestAWSConfigLocalEndpoint(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"local endpoint", map[string]string{"LOCAL_AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, "http://127.0.0.1:5000"},
+		{"AWS_ENDPOINT_URL wins", map[string]string{"AWS_ENDPOINT_URL": "http://a:1", "LOCAL_AWS_ENDPOINT_URL": "http://b:2"}, "http://a:1"},
+		{"declared empty, as in AWS", map[string]string{"LOCAL_AWS_ENDPOINT_URL": ""}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := AWSConfig(env(tt.env), 0)
+			got := ""
+			if cfg.BaseEndpoint != nil {
+				got = *cfg.BaseEndpoint
+			}
+			if got != tt.want {
+				t.Errorf("endpoint = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

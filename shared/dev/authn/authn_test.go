@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -23,6 +22,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 )
 
 const testAudience = "test-api"
@@ -35,7 +37,7 @@ type testIssuer struct {
 	jwksHits  atomic.Int32
 	down      atomic.Bool
 	mu        sync.Mutex
-	extraKeys []jwk
+	extraKeys []jose.JSONWebKey
 }
 
 func newTestIssuer(t *testing.T) *testIssuer {
@@ -59,25 +61,21 @@ func newTestIssuer(t *testing.T) *testIssuer {
 	}))
 	t.Cleanup(ti.srv.Close)
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]string{"issuer": ti.srv.URL, "jwks_uri": ti.srv.URL + "/keys"})
+		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": ti.srv.URL, "jwks_uri": ti.srv.URL + "/keys"})
 	})
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
 		ti.jwksHits.Add(1)
-		ecPub, err := ecJWK("ec-1", "ES256", &ek.PublicKey)
-		if err != nil {
-			t.Error(err)
-		}
-		keys := []jwk{
-			{Kty: "RSA", Kid: "rsa-1", Use: "sig", Alg: "RS256",
-				N: base64.RawURLEncoding.EncodeToString(rk.N.Bytes()),
-				E: base64.RawURLEncoding.EncodeToString(big.NewInt(int64(rk.E)).Bytes())},
-			ecPub,
-			{Kty: "oct", Kid: "hmac-1"}, // skipped
+		keys := []any{
+			jose.JSONWebKey{Key: &rk.PublicKey, KeyID: "rsa-1", Use: "sig", Algorithm: "RS256"},
+			jose.JSONWebKey{Key: &ek.PublicKey, KeyID: "ec-1", Use: "sig", Algorithm: "ES256"},
+			map[string]string{"kty": "oct", "kid": "hmac-1"}, // skipped
 		}
 		ti.mu.Lock()
-		keys = append(keys, ti.extraKeys...)
+		for _, k := range ti.extraKeys {
+			keys = append(keys, k)
+		}
 		ti.mu.Unlock()
-		json.NewEncoder(w).Encode(jwkSet{Keys: keys})
+		_ = json.NewEncoder(w).Encode(map[string]any{"keys": keys})
 	})
 	return ti
 }
@@ -201,7 +199,7 @@ func TestOIDCRefetchOnUnknownKid(t *testing.T) {
 		t.Fatalf("Verify: %v", err)
 	}
 	rotated, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	j, _ := ecJWK("ec-2", "", &rotated.PublicKey)
+	j := jose.JSONWebKey{Key: &rotated.PublicKey, KeyID: "ec-2", Use: "sig"}
 	ti.mu.Lock()
 	ti.extraKeys = append(ti.extraKeys, j)
 	ti.mu.Unlock()
@@ -318,8 +316,12 @@ func TestDevIssuer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lookup := func(_ context.Context, kid string) (publicKey, error) { return keys[kid], nil }
-		if _, err := verifyToken(context.Background(), sign(nil), lookup, checker{issuer: DevIssuerURL, audience: DevAudience}); err != nil {
+		pub := keys[DevKeyID]
+		if pub.Key == nil {
+			t.Fatalf("JWKS %s has no key %q", b, DevKeyID)
+		}
+		v := newIDVerifier(DevIssuerURL, &oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{pub.Key}}, signingAlgs, time.Now)
+		if _, err := verifyToken(context.Background(), sign(nil), v, checker{issuer: DevIssuerURL, audience: DevAudience}); err != nil {
 			t.Fatalf("verify with published JWKS: got %v, want none", err)
 		}
 	})
@@ -392,4 +394,68 @@ func TestScopes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOIDCNoLockAcrossFetch: while a JWKS refetch hangs, tokens signed with
+// known keys still verify (no lock is held across the network call).
+func TestOIDCNoLockAcrossFetch(t *testing.T) {
+	ti := newTestIssuer(t)
+	hang := make(chan struct{})
+	ti.srv.Config.Handler = blockSecondJWKS(ti.srv.Config.Handler, hang) // before any request
+	v, err := NewOIDC(context.Background(), ti.srv.URL, testAudience, ti.srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var clockMu sync.Mutex
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	v.now, v.check.now = clock, clock
+	good := mustSign(t, "RS256", "rsa-1", ti.claims(nil), ti.rsaKey)
+	if _, err := v.Verify(context.Background(), good); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	clockMu.Lock()
+	now = now.Add(RefetchInterval)
+	clockMu.Unlock()
+
+	refetch := make(chan error, 1)
+	go func() {
+		_, err := v.Verify(context.Background(), mustSign(t, "ES256", "unknown", ti.claims(nil), ti.ecKey))
+		refetch <- err
+	}()
+	deadline := time.After(5 * time.Second)
+	for ti.jwksHits.Load() < 2 { // the refetch is in the handler, hanging
+		select {
+		case <-deadline:
+			t.Fatal("the refetch never reached the issuer")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	verified := make(chan error, 1)
+	go func() { _, err := v.Verify(context.Background(), good); verified <- err }()
+	select {
+	case err := <-verified:
+		if err != nil {
+			t.Errorf("Verify of a known kid during a refetch: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Verify of a known kid blocked behind the JWKS refetch")
+	}
+	close(hang)
+	if err := <-refetch; !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("unknown kid after the refetch: got %v, want ErrInvalidToken", err)
+	}
+}
+
+// blockSecondJWKS makes every JWKS request after the first wait for release.
+func blockSecondJWKS(h http.Handler, release <-chan struct{}) http.Handler {
+	var n atomic.Int32
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/keys" && n.Add(1) > 1 {
+			h.ServeHTTP(w, r) // counts the hit; the buffered response is sent when the handler returns
+			<-release
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

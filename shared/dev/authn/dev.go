@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/json"
@@ -10,6 +11,9 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 )
 
 const (
@@ -82,37 +86,34 @@ func DevClaims(sub string, ttl time.Duration, now time.Time) map[string]any {
 	}
 }
 
-// Verifier returns a Verifier of development tokens: signature by the
-// development key, iss DevIssuerURL, aud DevAudience, exp, nbf and iat,
+// Verifier returns a Verifier of development tokens: signature (ES256) by
+// the development key, iss DevIssuerURL, aud DevAudience, exp, nbf and iat,
 // checked exactly as OIDC checks them.
 func (d *DevIssuer) Verifier() Verifier {
-	return devVerifier{
-		key:   publicKey{key: &d.key.PublicKey, alg: "ES256"},
-		check: checker{issuer: DevIssuerURL, audience: DevAudience, now: d.now},
-	}
+	chk := checker{issuer: DevIssuerURL, audience: DevAudience, now: d.now}
+	keys := &oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{&d.key.PublicKey}}
+	return devVerifier{verifier: newIDVerifier(DevIssuerURL, keys, []string{oidc.ES256}, d.now), check: chk}
 }
 
 type devVerifier struct {
-	key   publicKey
-	check checker
+	verifier *oidc.IDTokenVerifier
+	check    checker
 }
 
 func (v devVerifier) Verify(ctx context.Context, token string) (Claims, error) {
-	return verifyToken(ctx, token, func(_ context.Context, kid string) (publicKey, error) {
-		if kid != DevKeyID {
-			return publicKey{}, invalid("unknown kid %q", kid)
-		}
-		return v.key, nil
-	}, v.check)
+	return verifyToken(ctx, token, v.verifier, v.check)
 }
 
 // JWKS returns the development issuer's public key set as JSON.
 func (d *DevIssuer) JWKS() ([]byte, error) {
-	k, err := ecJWK(DevKeyID, "ES256", &d.key.PublicKey)
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{
+		Key: &d.key.PublicKey, KeyID: DevKeyID, Algorithm: oidc.ES256, Use: "sig",
+	}}}
+	b, err := json.Marshal(set)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("authn: dev JWKS: %w", err)
 	}
-	return json.Marshal(jwkSet{Keys: []jwk{k}})
+	return b, nil
 }
 
 // Handler serves the development JWKS at DevJWKSPath and a discovery
@@ -135,7 +136,7 @@ func (d *DevIssuer) Handler(baseURL string) (http.Handler, error) {
 	serve := func(b []byte) http.HandlerFunc {
 		return func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
-			w.Write(b)
+			_, _ = w.Write(b) // a failed write is the client's disconnect
 		}
 	}
 	mux.Handle("GET "+DevJWKSPath, serve(keys))

@@ -1,21 +1,17 @@
 package authn
 
 import (
-	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rand"
-	"crypto/rsa"
-	_ "crypto/sha256" // RS256, ES256
-	_ "crypto/sha512" // RS384, RS512, ES384
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 )
 
 // ErrInvalidToken is wrapped by every error about the token itself (as
@@ -31,50 +27,48 @@ const ClockSkew = 5 * time.Second
 // maxTokenBytes bounds the work done on a hostile Authorization header.
 const maxTokenBytes = 16 << 10
 
-// algorithm describes a supported JWS "alg": how to hash and which key type
-// it needs. HS* and "none" are deliberately absent.
-type algorithm struct {
-	hash crypto.Hash
-	rsa  bool
-	size int // ECDSA coordinate size in bytes
-}
-
-var algorithms = map[string]algorithm{
-	"RS256": {hash: crypto.SHA256, rsa: true},
-	"RS384": {hash: crypto.SHA384, rsa: true},
-	"RS512": {hash: crypto.SHA512, rsa: true},
-	"ES256": {hash: crypto.SHA256, size: 32},
-	"ES384": {hash: crypto.SHA384, size: 48},
-}
-
-func lookupAlg(name string) (algorithm, bool) {
-	a, ok := algorithms[name]
-	return a, ok
-}
-
-// publicKey is a verification key from a JWKS (or the dev issuer).
-type publicKey struct {
-	key crypto.PublicKey // *rsa.PublicKey or *ecdsa.PublicKey
-	alg string           // the JWK's "alg", empty when the JWK has none
-}
-
-// keyLookup returns the key with the given kid.
-type keyLookup func(ctx context.Context, kid string) (publicKey, error)
-
-type jwsHeader struct {
-	Alg  string   `json:"alg"`
-	Kid  string   `json:"kid"`
-	Typ  string   `json:"typ,omitempty"`
-	Crit []string `json:"crit,omitempty"`
-}
+// signingAlgs is the algorithm allow-list: asymmetric signatures only (HS*
+// and "none" are deliberately absent, so a public key can never serve as an
+// HMAC secret).
+var signingAlgs = []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384}
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("authn: %s: %w", fmt.Sprintf(format, args...), ErrInvalidToken)
 }
 
-// verifyToken checks the token's structure and signature with the key that
-// lookup returns for its kid, then its claims with chk.
-func verifyToken(ctx context.Context, token string, lookup keyLookup, chk checker) (Claims, error) {
+// newIDVerifier is go-oidc's verifier for tokens of issuer signed by keys
+// with one of algs: it checks the structure, the algorithm, the signature,
+// and iss. The audience and the times (exp, nbf, iat) are
+// checker's, because API Gateway also accepts client_id (go-oidc knows only
+// aud) and ClockSkew applies to exp, nbf and iat alike.
+func newIDVerifier(issuer string, keys oidc.KeySet, algs []string, now func() time.Time) *oidc.IDTokenVerifier {
+	return oidc.NewVerifier(issuer, keys, &oidc.Config{
+		SkipClientIDCheck:    true,
+		SkipExpiryCheck:      true,
+		SupportedSigningAlgs: algs,
+		Now:                  now,
+	})
+}
+
+// keyErrKey carries a *keyErr through go-oidc's verifier to the KeySet, so
+// that a failure to reach the issuer's keys stays distinguishable from an
+// invalid token (go-oidc flattens the errors of a KeySet to text).
+type keyErrKey struct{}
+
+type keyErr struct{ err error }
+
+// reportKeyError records err, a failure to obtain keys, for verifyToken.
+func reportKeyError(ctx context.Context, err error) error {
+	if ke, ok := ctx.Value(keyErrKey{}).(*keyErr); ok {
+		ke.err = err
+	}
+	return err
+}
+
+// verifyToken checks the token with v (signature, algorithm, iss, exp, nbf)
+// and then the claims as API Gateway does with chk. The token must be a
+// strict compact JWS: three unpadded base64url segments.
+func verifyToken(ctx context.Context, token string, v *oidc.IDTokenVerifier, chk checker) (Claims, error) {
 	if len(token) > maxTokenBytes {
 		return nil, invalid("token longer than %d bytes", maxTokenBytes)
 	}
@@ -82,139 +76,73 @@ func verifyToken(ctx context.Context, token string, lookup keyLookup, chk checke
 	if len(parts) != 3 {
 		return nil, invalid("malformed token: %d parts, want 3", len(parts))
 	}
-	var hdr jwsHeader
-	if err := decodeSegment(parts[0], &hdr); err != nil {
-		return nil, invalid("header: %v", err)
+	for i, p := range parts {
+		if _, err := base64.RawURLEncoding.DecodeString(p); err != nil {
+			return nil, invalid("malformed token: segment %d: %v", i+1, err)
+		}
 	}
-	alg, ok := lookupAlg(hdr.Alg)
-	if !ok {
-		return nil, invalid("unsupported alg %q", hdr.Alg)
-	}
-	if len(hdr.Crit) > 0 {
-		return nil, invalid("unsupported crit header %q", hdr.Crit)
-	}
-	if hdr.Kid == "" {
-		return nil, invalid("no kid header")
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	ke := &keyErr{}
+	tok, err := v.Verify(context.WithValue(ctx, keyErrKey{}, ke), token)
 	if err != nil {
-		return nil, invalid("signature encoding: %v", err)
+		if ke.err != nil {
+			return nil, ke.err
+		}
+		return nil, invalid("%v", err)
 	}
-	key, err := lookup(ctx, hdr.Kid)
-	if err != nil {
-		return nil, err
-	}
-	if key.alg != "" && key.alg != hdr.Alg {
-		return nil, invalid("alg %s does not match key %q (alg %s)", hdr.Alg, hdr.Kid, key.alg)
-	}
-	if err := verifySignature(alg, key.key, []byte(parts[0]+"."+parts[1]), sig); err != nil {
-		return nil, invalid("alg %s, kid %q: %v", hdr.Alg, hdr.Kid, err)
-	}
-	var claims Claims
-	if err := decodeSegment(parts[1], &claims); err != nil {
+	var claims numberClaims
+	if err := tok.Claims(&claims); err != nil {
 		return nil, invalid("payload: %v", err)
 	}
 	if claims == nil {
 		return nil, invalid("payload: not a JSON object")
 	}
-	if err := chk.check(claims); err != nil {
+	if err := chk.check(Claims(claims)); err != nil {
 		return nil, err
 	}
-	return claims, nil
+	return Claims(claims), nil
 }
 
-func decodeSegment(seg string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
+// numberClaims decodes a payload keeping numbers as json.Number, as
+// FlattenClaims needs them ("1618366253", not "1.618366253e+09").
+type numberClaims Claims
+
+func (c *numberClaims) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
 		return err
 	}
 	if dec.More() {
 		return errors.New("trailing data after JSON object")
 	}
+	*c = m
 	return nil
 }
 
-func verifySignature(alg algorithm, key crypto.PublicKey, signed, sig []byte) error {
-	h := alg.hash.New()
-	h.Write(signed)
-	digest := h.Sum(nil)
-	switch k := key.(type) {
-	case *rsa.PublicKey:
-		if !alg.rsa {
-			return errors.New("RSA key for an ECDSA alg")
-		}
-		if k.N.BitLen() < 2048 {
-			return fmt.Errorf("RSA key of %d bits, want at least 2048", k.N.BitLen())
-		}
-		return rsa.VerifyPKCS1v15(k, alg.hash, digest, sig)
-	case *ecdsa.PublicKey:
-		if alg.rsa {
-			return errors.New("ECDSA key for an RSA alg")
-		}
-		if (k.Curve.Params().BitSize+7)/8 != alg.size {
-			return fmt.Errorf("curve %s does not match alg", k.Curve.Params().Name)
-		}
-		if len(sig) != 2*alg.size {
-			return fmt.Errorf("signature of %d bytes, want %d", len(sig), 2*alg.size)
-		}
-		r := new(big.Int).SetBytes(sig[:alg.size])
-		s := new(big.Int).SetBytes(sig[alg.size:])
-		if !ecdsa.Verify(k, digest, r, s) {
-			return errors.New("ECDSA verification failed")
-		}
-		return nil
-	default:
-		return fmt.Errorf("unsupported key type %T", key)
+// signJWT makes a compact JWS of claims with go-jose. key is an
+// *rsa.PrivateKey (RS*) or an *ecdsa.PrivateKey (ES*); an empty kid leaves
+// the header without one.
+func signJWT(alg, kid string, claims map[string]any, key crypto.Signer) (string, error) {
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if kid != "" {
+		opts = opts.WithHeader(jose.HeaderKey("kid"), kid)
 	}
-}
-
-// signJWT makes a compact JWS. key is an *rsa.PrivateKey (RS*) or an
-// *ecdsa.PrivateKey (ES*).
-func signJWT(algName, kid string, claims map[string]any, key crypto.Signer) (string, error) {
-	alg, ok := lookupAlg(algName)
-	if !ok {
-		return "", fmt.Errorf("authn: sign: unsupported alg %q", algName)
-	}
-	hdr, err := json.Marshal(jwsHeader{Alg: algName, Kid: kid, Typ: "JWT"})
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: key}, opts)
 	if err != nil {
-		return "", fmt.Errorf("authn: sign: header: %w", err)
+		return "", fmt.Errorf("authn: sign %s: %w", alg, err)
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", fmt.Errorf("authn: sign: claims: %w", err)
 	}
-	signed := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(payload)
-	h := alg.hash.New()
-	h.Write([]byte(signed))
-	digest := h.Sum(nil)
-	var sig []byte
-	switch k := key.(type) {
-	case *rsa.PrivateKey:
-		if !alg.rsa {
-			return "", fmt.Errorf("authn: sign: RSA key for %s", algName)
-		}
-		sig, err = rsa.SignPKCS1v15(rand.Reader, k, alg.hash, digest)
-	case *ecdsa.PrivateKey:
-		if alg.rsa {
-			return "", fmt.Errorf("authn: sign: ECDSA key for %s", algName)
-		}
-		var r, s *big.Int
-		r, s, err = ecdsa.Sign(rand.Reader, k, digest)
-		if err == nil {
-			sig = make([]byte, 2*alg.size)
-			r.FillBytes(sig[:alg.size])
-			s.FillBytes(sig[alg.size:])
-		}
-	default:
-		return "", fmt.Errorf("authn: sign: unsupported key type %T", key)
-	}
+	obj, err := signer.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("authn: sign: %w", err)
 	}
-	return signed + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	tok, err := obj.CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("authn: sign: %w", err)
+	}
+	return tok, nil
 }

@@ -37,7 +37,10 @@ func run(m *testing.M) int {
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
 	} {
 		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
+			if err := os.Setenv(k, v); err != nil {
+				fmt.Fprintln(os.Stderr, "awstest:", err)
+				return 1
+			}
 		}
 	}
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
@@ -51,7 +54,10 @@ func run(m *testing.M) int {
 			return 0
 		}
 		defer srv.Stop()
-		os.Setenv("AWS_ENDPOINT_URL", srv.URL)
+		if err := os.Setenv("AWS_ENDPOINT_URL", srv.URL); err != nil {
+			fmt.Fprintln(os.Stderr, "awstest:", err)
+			return 1
+		}
 	}
 	return m.Run()
 }

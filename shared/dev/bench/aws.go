@@ -108,7 +108,7 @@ func (r *Recorder) Do(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ type Replay struct{ Responses Responses }
 func (p Replay) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
-		req.Body.Close()
+		_ = req.Body.Close()
 	}
 	r, ok := p.Responses[target(req)]
 	if !ok {

@@ -81,7 +81,7 @@ func setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	go http.Serve(l, FakeProvider())
+	go func() { _ = http.Serve(l, FakeProvider()) }()
 	st.provider = "http://" + l.Addr().String()
 	if st.world, err = NewWorld(ctx, st.endpoint, st.tpl); err != nil {
 		return err
@@ -236,7 +236,7 @@ func BenchmarkColdStart(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { os.RemoveAll(out) })
+	b.Cleanup(func() { _ = os.RemoveAll(out) })
 	fns := st.tpl.Functions()
 	var dirs []string
 	for _, fn := range fns {

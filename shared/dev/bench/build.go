@@ -8,8 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 
+	"github.com/acme/provider-credentials/shared/dev/gotool"
 	"github.com/acme/provider-credentials/shared/dev/localapi"
 	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 )
@@ -52,10 +52,10 @@ func Build(ctx context.Context, root, outDir, goarch string, pkgs []string) (map
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { _ = os.RemoveAll(tmp) }()
 	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", tmp + string(filepath.Separator)}
 	args = append(args, pkgs...)
-	cmd := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
+	cmd := exec.CommandContext(ctx, gotool.Path(), args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -83,7 +83,7 @@ func ZipSize(bootstrap string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("bench: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	fi, err := f.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("bench: %w", err)
@@ -92,8 +92,8 @@ func ZipSize(bootstrap string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("bench: %w", err)
 	}
-	defer os.Remove(out.Name())
-	defer out.Close()
+	defer func() { _ = os.Remove(out.Name()) }()
+	defer func() { _ = out.Close() }()
 	zw := zip.NewWriter(out)
 	hdr, err := zip.FileInfoHeader(fi)
 	if err != nil {

@@ -60,7 +60,7 @@ func StartCold(ctx context.Context, rieBin, bootstrap string, env []string, even
 	for {
 		c, err := net.DialTimeout("tcp", api, 100*time.Millisecond)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 			break
 		}
 		if time.Since(start) > 10*time.Second || ctx.Err() != nil {
@@ -74,7 +74,7 @@ func StartCold(ctx context.Context, rieBin, bootstrap string, env []string, even
 		return cs, fmt.Errorf("bench: invoke: %w\n%s", err, out.String())
 	}
 	cs.Response, err = io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	cs.FirstResponse = time.Since(start)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return cs, fmt.Errorf("bench: invoke: %d %v: %s\n%s", resp.StatusCode, err, cs.Response, out.String())

@@ -67,12 +67,12 @@ func (f *OpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			masked = key[:8] + strings.Repeat("*", len(key)-12) + key[len(key)-4:]
 		}
 		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprintf(w, `{"error":{"message":"Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, masked)
+		_, _ = fmt.Fprintf(w, `{"error":{"message":"Incorrect API key provided: %s. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`, masked)
 		return
 	}
 	switch r.URL.Path {
 	case "/v1/models":
-		fmt.Fprintf(w, `{"object":"list","data":[{"id":%q,"object":"model","created":1,"owned_by":"openai"}]}`, Model)
+		_, _ = fmt.Fprintf(w, `{"object":"list","data":[{"id":%q,"object":"model","created":1,"owned_by":"openai"}]}`, Model)
 	case "/v1/chat/completions":
 		h.Set("x-ratelimit-limit-requests", fmt.Sprint(RequestsLimit))
 		h.Set("x-ratelimit-remaining-requests", fmt.Sprint(RequestsRemaining))
@@ -80,7 +80,7 @@ func (f *OpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("x-ratelimit-limit-tokens", fmt.Sprint(TokensLimit))
 		h.Set("x-ratelimit-remaining-tokens", fmt.Sprint(TokensRemaining))
 		h.Set("x-ratelimit-reset-tokens", TokensReset)
-		fmt.Fprintf(w, `{"id":"c","object":"chat.completion","model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":"H"},"finish_reason":"length"}],"usage":{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9}}`, Model)
+		_, _ = fmt.Fprintf(w, `{"id":"c","object":"chat.completion","model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":"H"},"finish_reason":"length"}],"usage":{"prompt_tokens":8,"completion_tokens":1,"total_tokens":9}}`, Model)
 	default:
 		http.NotFound(w, r)
 	}

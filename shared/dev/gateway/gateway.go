@@ -179,7 +179,7 @@ func (g *gateway) authorize(r *http.Request) (authn.Claims, error) {
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return nil, errors.New("Authorization is not a Bearer token")
+		return nil, errors.New("the Authorization header is not a Bearer token")
 	}
 	token = strings.TrimSpace(token)
 	if token == "" {
@@ -247,7 +247,7 @@ func writeResponse(w http.ResponseWriter, resp events.APIGatewayV2HTTPResponse) 
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(resp.StatusCode)
 	if len(body) > 0 {
-		w.Write(body)
+		_, _ = w.Write(body) // a failed write is the client gone; nothing to tell it
 	}
 	return nil
 }
@@ -258,7 +258,7 @@ func writeMessage(w http.ResponseWriter, status int, msg string) int {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	w.Write(b)
+	_, _ = w.Write(b)
 	return status
 }
 

@@ -126,7 +126,7 @@ func (e *env) do(t *testing.T, method, path, auth string, body io.Reader, hdr ht
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)

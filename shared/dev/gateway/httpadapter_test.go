@@ -26,7 +26,7 @@ func TestHTTPAdapter(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{
+		_ = json.NewEncoder(w).Encode(map[string]string{
 			"id":      r.PathValue("credential_id"),
 			"org":     rc.Authorizer.JWT.Claims["org_id"],
 			"role":    rc.Authorizer.JWT.Claims["org_role"],
@@ -37,7 +37,7 @@ func TestHTTPAdapter(t *testing.T) {
 		b, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "application/octet-stream")
 		http.SetCookie(w, &http.Cookie{Name: "s", Value: "1"})
-		w.Write(b)
+		_, _ = w.Write(b)
 	})
 	fn := httpadapter.NewV2(mux).ProxyWithContext
 
@@ -69,7 +69,7 @@ func TestHTTPAdapter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		var got map[string]string
 		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 			t.Fatalf("status %d, decode: %v", resp.StatusCode, err)
@@ -90,7 +90,7 @@ func TestHTTPAdapter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		out, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 200 || string(out) != in {
 			t.Errorf("got %d %q, want 200 %q", resp.StatusCode, out, in)
@@ -105,7 +105,7 @@ func TestHTTPAdapter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != 401 {
 			t.Errorf("status = %d, want 401", resp.StatusCode)
 		}

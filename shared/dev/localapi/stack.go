@@ -12,6 +12,7 @@ import (
 
 	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/awscalls"
+	"github.com/acme/provider-credentials/shared/dev/localaws"
 	"github.com/acme/provider-credentials/shared/dev/moto"
 	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/dynamo"
@@ -35,21 +36,27 @@ var tableEnv = map[string]string{"CredentialsTable": "CREDENTIALS_TABLE", "Usage
 // the environment variables the functions read.
 func StartStack(ctx context.Context, tpl *samtemplate.Template) (*Stack, error) {
 	s := &Stack{Tables: map[string]string{}}
-	for k, v := range map[string]string{"AWS_REGION": "us-east-1"} {
-		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
-		}
-	}
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
 		srv, err := moto.Start(ctx)
 		if err != nil {
 			return nil, err
 		}
 		s.moto = srv
-		os.Setenv("AWS_ENDPOINT_URL", srv.URL)
 		// moto checks no signature; any credentials do.
-		os.Setenv("AWS_ACCESS_KEY_ID", "local")
-		os.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+		for k, v := range map[string]string{
+			"AWS_ENDPOINT_URL": srv.URL, "AWS_ACCESS_KEY_ID": localaws.DummyAccessKey, "AWS_SECRET_ACCESS_KEY": localaws.DummyAccessKey,
+		} {
+			if err := os.Setenv(k, v); err != nil {
+				s.Stop()
+				return nil, fmt.Errorf("localapi: %w", err)
+			}
+		}
+	}
+	// The region, and dummy credentials for a loopback AWS_ENDPOINT_URL
+	// (one `make run` printed) when none are set.
+	if _, err := localaws.Apply(); err != nil {
+		s.Stop()
+		return nil, err
 	}
 	s.Endpoint = os.Getenv("AWS_ENDPOINT_URL")
 	cfg, err := config.LoadDefaultConfig(ctx)
@@ -59,12 +66,15 @@ func StartStack(ctx context.Context, tpl *samtemplate.Template) (*Stack, error) 
 	}
 	db := dynamodb.NewFromConfig(cfg)
 	for _, logical := range tpl.ResourcesOfType("AWS::DynamoDB::Table") {
-		name := "local-" + logical
+		name := DefaultTableName(logical)
 		if env, ok := tableEnv[logical]; ok {
 			if v := os.Getenv(env); v != "" {
 				name = v
 			}
-			os.Setenv(env, name)
+			if err := os.Setenv(env, name); err != nil {
+				s.Stop()
+				return nil, fmt.Errorf("localapi: %w", err)
+			}
 		}
 		if err := dynamo.CreateTable(ctx, db, name, tpl.Resources[logical].Properties); err != nil {
 			s.Stop()
@@ -74,6 +84,10 @@ func StartStack(ctx context.Context, tpl *samtemplate.Template) (*Stack, error) 
 	}
 	return s, nil
 }
+
+// DefaultTableName is the name StartStack gives the table of a logical id
+// when its variable (CREDENTIALS_TABLE, USAGE_TABLE) is unset.
+func DefaultTableName(logical string) string { return "local-" + logical }
 
 // Stop ends the emulator if this process started it.
 func (s *Stack) Stop() {
@@ -86,6 +100,9 @@ func (s *Stack) Stop() {
 // configuration chain (profiles, SSO, AWS_ENDPOINT_URL: what a developer's
 // machine may need), retrying up to maxAttempts (0: the SDK's default).
 func Clients(ctx context.Context, maxAttempts int) (app.Clients, error) {
+	if _, err := localaws.Apply(); err != nil {
+		return app.Clients{}, err
+	}
 	// Count each request's AWS calls for its access line, as app.AWSConfig does in Lambda.
 	opts := []func(*config.LoadOptions) error{config.WithAPIOptions([]func(*middleware.Stack) error{awscalls.APIOption})}
 	if maxAttempts > 0 {

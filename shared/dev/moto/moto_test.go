@@ -33,7 +33,7 @@ func TestStartServesRequests(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer resp.Body.Close()
+			defer func() { _ = resp.Body.Close() }()
 			b, _ := io.ReadAll(resp.Body)
 			if resp.StatusCode != 200 || !strings.Contains(string(b), "{") {
 				errs <- errors.New("bad answer: " + resp.Status)

@@ -52,7 +52,7 @@ func newRecorder(t *testing.T, target string, failAt int) *recorder {
 		if fail {
 			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 			w.WriteHeader(http.StatusBadRequest)
-			json.NewEncoder(w).Encode(map[string]string{"__type": "InjectedFault", "message": "injected fault"})
+			_ = json.NewEncoder(w).Encode(map[string]string{"__type": "InjectedFault", "message": "injected fault"})
 			return
 		}
 		proxy.ServeHTTP(w, req)

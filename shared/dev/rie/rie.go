@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/acme/provider-credentials/shared/dev/gotool"
 )
 
 // Module and Version name the emulator build that is used. TOOLCHAIN.md
@@ -67,17 +69,7 @@ func Binary(ctx context.Context) (string, error) {
 	return bin, nil
 }
 
-func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
-	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
+func goTool() string { return gotool.Path() }
 
 // Build builds the bootstrap of each folder under functions/ (in one go
 // build, so shared packages compile once) with the Makefile's flags, for
@@ -149,7 +141,7 @@ func Start(ctx context.Context, rieBin, bootstrap string, env []string) (*Instan
 	for {
 		c, err := net.DialTimeout("tcp", api, 200*time.Millisecond)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 			return in, nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
@@ -174,7 +166,7 @@ func (in *Instance) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rie: invoke: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("rie: invoke: %w", err)
@@ -258,7 +250,7 @@ func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
-			l.Close()
+			_ = l.Close()
 		}
 	}()
 	var ports []int

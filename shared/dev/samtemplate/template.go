@@ -7,6 +7,7 @@ package samtemplate
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -224,6 +225,22 @@ func (t *Template) Functions() []Function {
 		fns = append(fns, f)
 	}
 	return fns
+}
+
+// HTTPRoutes returns "METHOD /path" of every HttpApi event of the
+// template's functions, sorted, each once: the one route list the template
+// and OpenAPI checks share (templatecheck asserts it is SPEC's).
+func (t *Template) HTTPRoutes() []string {
+	var routes []string
+	for _, fn := range t.Functions() {
+		for _, ev := range fn.Events {
+			if ev.Type == "HttpApi" {
+				routes = append(routes, ev.Method+" "+ev.Path)
+			}
+		}
+	}
+	slices.Sort(routes)
+	return slices.Compact(routes)
 }
 
 // Function returns the function with the given logical ID.

@@ -1,6 +1,7 @@
 package templatecheck_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -12,11 +13,14 @@ import (
 
 	"github.com/acme/provider-credentials/shared/dev/awstest"
 	"github.com/acme/provider-credentials/shared/dev/localapi"
+	"github.com/acme/provider-credentials/shared/dev/localaws"
 	"github.com/acme/provider-credentials/shared/dev/samtemplate"
 	"github.com/acme/provider-credentials/shared/httpapi"
 )
 
-// specRoutes are SPEC.md's routes.
+// specRoutes are SPEC.md's routes: the one place they are written down.
+// template.yaml must deploy exactly these (TestRoutes); every other check
+// (openapicheck) reads its route list from template.yaml.
 var specRoutes = []string{
 	httpapi.RouteList, httpapi.RouteCreate, httpapi.RouteTest, httpapi.RouteGet,
 	httpapi.RouteUpdate, httpapi.RouteUsage, httpapi.RouteDelete,
@@ -55,6 +59,9 @@ func TestRoutes(t *testing.T) {
 		if !slices.Contains(specRoutes, r) {
 			t.Errorf("route %s of %v is not in SPEC", r, fns)
 		}
+	}
+	if got, want := tpl.HTTPRoutes(), slices.Sorted(slices.Values(specRoutes)); !slices.Equal(got, want) {
+		t.Errorf("Template.HTTPRoutes() = %v, want SPEC's %v", got, want)
 	}
 }
 
@@ -191,5 +198,55 @@ func TestCfnLint(t *testing.T) {
 	}
 	if err != nil || strings.TrimSpace(string(out)) != "" {
 		t.Errorf("cfn-lint template.yaml --include-checks I: %v, output:\n%s\nwant no findings", err, out)
+	}
+}
+
+// events/env.local.json is what `sam local invoke --env-vars` reads. SAM CLI
+// overrides only variables the template declares and ignores the rest
+// without a word, so every name in it must be declared by each function it
+// applies to ("Parameters": all of them). It points the functions at a
+// loopback emulator and at the tables `make run` creates; the endpoint
+// variable is declared empty, so nothing sets it in AWS.
+func TestLocalEnvVarsFile(t *testing.T) {
+	tpl := load(t)
+	b, err := os.ReadFile(filepath.Join(awstest.RepoRoot(), "events", "env.local.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file map[string]map[string]string
+	if err := json.Unmarshal(b, &file); err != nil {
+		t.Fatalf("events/env.local.json: %v", err)
+	}
+	for key, vars := range file {
+		targets := tpl.Functions()
+		if key != "Parameters" {
+			fn, ok := tpl.Function(key)
+			if !ok {
+				t.Errorf("events/env.local.json: %q is neither Parameters nor a function of template.yaml", key)
+				continue
+			}
+			targets = []samtemplate.Function{fn}
+		}
+		for name := range vars {
+			for _, fn := range targets {
+				if _, ok := fn.Environment[name]; !ok {
+					t.Errorf("events/env.local.json %s.%s: %s does not declare it (in Globals or its own Environment), so SAM CLI would ignore it",
+						key, name, fn.LogicalID)
+				}
+			}
+		}
+	}
+	p := file["Parameters"]
+	if ep := p["LOCAL_AWS_ENDPOINT_URL"]; !localaws.IsLoopback(ep) {
+		t.Errorf("Parameters.LOCAL_AWS_ENDPOINT_URL = %q, want a loopback emulator endpoint", ep)
+	}
+	for logical, env := range map[string]string{"CredentialsTable": "CREDENTIALS_TABLE", "UsageTable": "USAGE_TABLE"} {
+		if got, want := p[env], localapi.DefaultTableName(logical); got != want {
+			t.Errorf("Parameters.%s = %q, want %q (the table make run creates)", env, got, want)
+		}
+	}
+	vars, _ := tpl.Globals.Function["Environment"].(map[string]any)["Variables"].(map[string]any)
+	if v, ok := vars["LOCAL_AWS_ENDPOINT_URL"]; !ok || v != "" {
+		t.Errorf("Globals LOCAL_AWS_ENDPOINT_URL = %v (declared %v), want declared and empty", v, ok)
 	}
 }
