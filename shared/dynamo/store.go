@@ -310,7 +310,7 @@ func (s *Store) Lock(ctx context.Context, orgID, id, token string, until time.Ti
 		UpdateExpression: &update,
 		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(" + lockAttr + ") OR " +
 			lockUntilAttr + " < :now OR " + lockAttr + " = :tok)"),
-		ExpressionAttributeValues: values,
+		ExpressionAttributeValues:           values,
 		ReturnValues:                        ddbtypes.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
