@@ -48,6 +48,11 @@ func run(ctx context.Context) error {
 	if err := startRefresh(ctx, tpl, b); err != nil {
 		return err
 	}
+	// The change events, as PublishEventsFunction publishes them: one JSON
+	// line each on stdout.
+	if err := localapi.StartChangeFeed(ctx, b.Config.CredentialsTable, os.Stdout, log); err != nil {
+		return err
+	}
 	gw, err := localapi.Handler(tpl, b, verifier)
 	if err != nil {
 		return err
@@ -65,6 +70,7 @@ func run(ctx context.Context) error {
 Provider credentials API on http://%s
   AWS endpoint: %s (tables %v)
   routes: every HttpApi event of template.yaml
+  events: every committed change, published to the emulator's EventBridge and printed as one JSON line
   tokens: %s
   try:    curl -H "Authorization: Bearer $TOKEN" http://%s/provider-credentials
 Ctrl-C stops everything this started.
