@@ -1,8 +1,16 @@
 package localapi_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/dynamo"
 )
 
 // TestCreatedByAndUpdatedBy: the token's sub is stamped on the credential
@@ -61,4 +69,42 @@ func deref(p *string) any {
 		return nil
 	}
 	return *p
+}
+
+// TestPatchDropsAnExpiredLock: a display-name change over a lock left by a
+// request that died leaves no lock attributes behind, so the change feed's
+// stream filter (a new image with a lock is a locking write) cannot drop
+// it; and the lock names who took it, for the delete's event.
+func TestPatchDropsAnExpiredLock(t *testing.T) {
+	ctx := credentials.WithActor(context.Background(), "bob")
+	h := newHarness(t)
+	c := h.create(h.tokenWith(map[string]any{"sub": "alice", "org_id": "org-a", "org_role": "admin"}), map[string]any{"provider": "openai", "account_key": "a"})
+	store := dynamo.New(h.env.DDB, h.env.CredTable, h.env.UsageTable)
+	raw := func() map[string]ddbtypes.AttributeValue {
+		out, err := h.env.DDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: &h.env.CredTable, Key: map[string]ddbtypes.AttributeValue{
+			"pk": &ddbtypes.AttributeValueMemberS{Value: "org-a"}, "sk": &ddbtypes.AttributeValueMemberS{Value: "CRED#" + c.ID}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item
+	}
+	if _, err := store.Lock(ctx, "org-a", c.ID, "dead-request", time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if by, _ := raw()["key_lock_by"].(*ddbtypes.AttributeValueMemberS); by == nil || by.Value != "bob" {
+		t.Errorf("key_lock_by = %v, want bob", raw()["key_lock_by"])
+	}
+	name := "renamed"
+	if _, err := store.Patch(ctx, "org-a", c.ID, credentials.Patch{DisplayName: &name, UpdatedAt: credentials.FormatTime(time.Now()), UpdatedBy: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	item := raw()
+	for _, a := range dynamo.LockAttributes {
+		if _, ok := item[a]; ok {
+			t.Errorf("after the patch the item still has %s", a)
+		}
+	}
+	if d, _ := item["display_name"].(*ddbtypes.AttributeValueMemberS); d == nil || d.Value != name {
+		t.Errorf("display_name = %v, want %q", item["display_name"], name)
+	}
 }
