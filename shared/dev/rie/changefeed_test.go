@@ -64,6 +64,18 @@ func TestChangeFeedEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Failed requests publish nothing: a duplicate, a change of a missing
+	// credential, an invalid change.
+	if _, err := svc.Create(actx, "org-e2e", credentials.CreateInput{Provider: "openai", AccountKey: "prod"}); !credentials.IsKind(err, credentials.Conflict) {
+		t.Fatalf("duplicate create: %v, want a conflict", err)
+	}
+	long := strings.Repeat("x", credentials.MaxDisplayName+1)
+	if _, err := svc.Update(actx, "org-e2e", credentials.NewID(), credentials.UpdateInput{APIKey: &keys[1]}); !credentials.IsKind(err, credentials.NotFound) {
+		t.Fatalf("update of a missing credential: %v, want not found", err)
+	}
+	if _, err := svc.Update(actx, "org-e2e", c.ID, credentials.UpdateInput{DisplayName: &long}); err == nil {
+		t.Fatal("an over-long display name was accepted")
+	}
 	name, empty := "Production", ""
 	for _, in := range []credentials.UpdateInput{{APIKey: &keys[1]}, {DisplayName: &name}, {APIKey: &empty}} {
 		if _, err := svc.Update(actx, "org-e2e", c.ID, in); err != nil {
