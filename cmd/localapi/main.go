@@ -51,6 +51,13 @@ func run(ctx context.Context) error {
 	if err := startRefresh(ctx, tpl, b); err != nil {
 		return err
 	}
+	// The change events, as PublishEventsFunction publishes them: one JSON
+	// line each on stdout.
+	if err := localapi.StartChangeFeed(ctx, b.Config.CredentialsTable, os.Stdout, log); err != nil {
+		// A table made elsewhere (AWS_ENDPOINT_URL) may have no stream:
+		// the API still works, without events.
+		log.Warn("no change events", "err", err)
+	}
 	gw, err := localapi.Handler(tpl, b, verifier)
 	if err != nil {
 		return err
@@ -134,6 +141,7 @@ Provider credentials API on http://%[1]s
   AWS endpoint: %[2]s
   tables: %[3]s
   routes: every HttpApi event of template.yaml
+  events: every committed change, published to the emulator's EventBridge and printed as one JSON line
   tokens: %[4]s
   try:    curl -H "Authorization: Bearer $TOKEN" http://%[1]s/provider-credentials
   other shells (make refresh, make invoke) reach the same emulator after:

@@ -32,6 +32,8 @@ type Credential struct {
 	Active         bool
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	CreatedBy      string // subject (JWT sub) that created it; "" when unknown
+	UpdatedBy      string // subject that made the last change; "" when unknown
 
 	SecretName string // key store name; set while HasAPIKey
 	KeyVersion string // key store version of the current key; set while HasAPIKey
@@ -52,6 +54,8 @@ type view struct {
 	Active         bool    `json:"active"`
 	CreatedAt      string  `json:"created_at"`
 	UpdatedAt      string  `json:"updated_at"`
+	CreatedBy      *string `json:"created_by"`
+	UpdatedBy      *string `json:"updated_by"`
 }
 
 // MarshalJSON writes the public view: never the secret's name or version.
@@ -61,7 +65,15 @@ func (c Credential) MarshalJSON() ([]byte, error) {
 		DisplayName: c.DisplayName, APIKeyLastFour: c.APIKeyLastFour, HasAPIKey: c.HasAPIKey,
 		BaseURL: c.BaseURL, Active: c.Active,
 		CreatedAt: FormatTime(c.CreatedAt), UpdatedAt: FormatTime(c.UpdatedAt),
+		CreatedBy: nonEmpty(c.CreatedBy), UpdatedBy: nonEmpty(c.UpdatedBy),
 	})
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // ProbeFingerprint identifies what a usage probe of c depends on: provider,

@@ -48,6 +48,7 @@ type Patch struct {
 	DisplayName *string
 	Active      *bool
 	UpdatedAt   string // FormatTime of the update
+	UpdatedBy   string // the actor (ActorFrom); "" leaves updated_by as it is
 }
 
 // SecretRef names a credential's secret and what to tag it with.

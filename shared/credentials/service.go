@@ -88,6 +88,7 @@ func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Cre
 		ID: NewID(), OrgID: orgID, Provider: in.Provider, AccountKey: in.AccountKey,
 		DisplayName: display, BaseURL: in.BaseURL, Active: in.Active == nil || *in.Active,
 		CreatedAt: now, UpdatedAt: now, Revision: 1,
+		CreatedBy: ActorFrom(ctx), UpdatedBy: ActorFrom(ctx),
 	}
 	if in.APIKey == nil {
 		return c, s.store.Create(ctx, c)
@@ -139,7 +140,7 @@ func (s *Service) Update(ctx context.Context, orgID, id string, in UpdateInput) 
 	now := FormatTime(s.now())
 	if in.APIKey == nil && in.BaseURL == nil {
 		// Nothing that needs the stored item first: one conditional write.
-		return s.store.Patch(ctx, orgID, id, Patch{DisplayName: in.DisplayName, Active: in.Active, UpdatedAt: now})
+		return s.store.Patch(ctx, orgID, id, Patch{DisplayName: in.DisplayName, Active: in.Active, UpdatedAt: now, UpdatedBy: ActorFrom(ctx)})
 	}
 	fwd, cancel := context.WithTimeout(ctx, forwardBudget)
 	defer cancel()
@@ -172,6 +173,9 @@ func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now 
 		}
 	}
 	c.UpdatedAt, _ = time.Parse(TimeLayout, now)
+	if actor := ActorFrom(ctx); actor != "" {
+		c.UpdatedBy = actor
+	}
 	c.Revision++
 
 	switch {

@@ -35,6 +35,7 @@ type record struct {
 	BaseURL                 *string
 	Active                  bool
 	CreatedAt, UpdatedAt    string
+	CreatedBy, UpdatedBy    string
 	SecretName, KeyVersion  string
 	Revision                int64
 }
@@ -54,6 +55,12 @@ func (r record) item() item {
 	if r.BaseURL != nil {
 		it["base_url"] = sAttr(*r.BaseURL)
 	}
+	if r.CreatedBy != "" {
+		it["created_by"] = sAttr(r.CreatedBy)
+	}
+	if r.UpdatedBy != "" {
+		it["updated_by"] = sAttr(r.UpdatedBy)
+	}
 	if r.SecretName != "" {
 		it["secret_name"] = sAttr(r.SecretName)
 	}
@@ -71,6 +78,7 @@ func readRecord(it item) (record, error) {
 		APIKeyLastFour: rd.optStr("api_key_last_four"), HasAPIKey: rd.boolean("has_api_key"),
 		BaseURL: rd.optStr("base_url"), Active: rd.boolean("active"),
 		CreatedAt: rd.str("created_at"), UpdatedAt: rd.str("updated_at"),
+		CreatedBy: rd.strOr("created_by"), UpdatedBy: rd.strOr("updated_by"),
 		SecretName: rd.strOr("secret_name"), KeyVersion: rd.strOr("key_version"), Revision: rd.num("revision"),
 	}
 	return r, rd.err
@@ -87,8 +95,8 @@ func toRecord(c credentials.Credential) record {
 		Provider: c.Provider, AccountKey: c.AccountKey, DisplayName: c.DisplayName,
 		APIKeyLastFour: c.APIKeyLastFour, HasAPIKey: c.HasAPIKey, BaseURL: c.BaseURL,
 		Active: c.Active, CreatedAt: credentials.FormatTime(c.CreatedAt),
-		UpdatedAt: credentials.FormatTime(c.UpdatedAt), SecretName: c.SecretName,
-		KeyVersion: c.KeyVersion, Revision: c.Revision,
+		UpdatedAt: credentials.FormatTime(c.UpdatedAt), CreatedBy: c.CreatedBy, UpdatedBy: c.UpdatedBy,
+		SecretName: c.SecretName, KeyVersion: c.KeyVersion, Revision: c.Revision,
 	}
 }
 
@@ -108,6 +116,6 @@ func (r record) credential() (credentials.Credential, error) {
 		ID: r.ID, OrgID: r.OrgID, Provider: r.Provider, AccountKey: r.AccountKey,
 		DisplayName: r.DisplayName, APIKeyLastFour: r.APIKeyLastFour, HasAPIKey: r.HasAPIKey,
 		BaseURL: r.BaseURL, Active: r.Active, CreatedAt: created, UpdatedAt: updated,
-		SecretName: r.SecretName, KeyVersion: r.KeyVersion, Revision: r.Revision,
+		CreatedBy: r.CreatedBy, UpdatedBy: r.UpdatedBy, SecretName: r.SecretName, KeyVersion: r.KeyVersion, Revision: r.Revision,
 	}, nil
 }

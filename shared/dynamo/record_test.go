@@ -16,7 +16,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	for _, c := range []credentials.Credential{
 		{ID: "id-1", OrgID: "org", Provider: "openai", AccountKey: "default", DisplayName: "Prod",
 			APIKeyLastFour: &last4, HasAPIKey: true, BaseURL: &base, Active: true, CreatedAt: now, UpdatedAt: now.Add(time.Second),
-			SecretName: "p/org/id-1", KeyVersion: "v-1", Revision: 7},
+			SecretName: "p/org/id-1", KeyVersion: "v-1", Revision: 7, CreatedBy: "alice", UpdatedBy: "bob"},
 		{ID: "id-2", OrgID: "org", Provider: "groq", AccountKey: "", DisplayName: "", CreatedAt: now, UpdatedAt: now, Revision: 1},
 	} {
 		it := toRecord(c).item()

@@ -19,7 +19,7 @@ type AdminAPI interface {
 
 // CreateTable creates table name from the Properties of an
 // AWS::DynamoDB::Table resource of template.yaml, so local tables are the
-// deployed ones: key schema, attributes, billing mode and TTL. An existing
+// deployed ones: key schema, attributes, billing mode, stream and TTL. An existing
 // table is left as it is.
 func CreateTable(ctx context.Context, db AdminAPI, name string, props map[string]any) error {
 	in := &dynamodb.CreateTableInput{TableName: &name, BillingMode: ddbtypes.BillingModePayPerRequest}
@@ -34,6 +34,11 @@ func CreateTable(ctx context.Context, db AdminAPI, name string, props map[string
 			AttributeName: aws.String(str(k["AttributeName"])),
 			KeyType:       ddbtypes.KeyType(str(k["KeyType"])),
 		})
+	}
+	if st, ok := props["StreamSpecification"].(map[string]any); ok && str(st["StreamViewType"]) != "" {
+		in.StreamSpecification = &ddbtypes.StreamSpecification{
+			StreamEnabled: aws.Bool(true), StreamViewType: ddbtypes.StreamViewType(str(st["StreamViewType"])),
+		}
 	}
 	if len(in.KeySchema) == 0 {
 		return fmt.Errorf("dynamo: table %s: no KeySchema in template properties", name)

@@ -168,6 +168,16 @@ func (s *Store) Patch(ctx context.Context, orgID, id string, p credentials.Patch
 		expr += ", active = :a"
 		values[":a"] = &ddbtypes.AttributeValueMemberBOOL{Value: *p.Active}
 	}
+	if p.UpdatedBy != "" {
+		expr += ", updated_by = :by"
+		values[":by"] = sAttr(p.UpdatedBy)
+	}
+	// The condition below lets this write through only when no lock is held
+	// or the one left is expired: that one is dead, and dropping it keeps
+	// lock attributes on an item only while a request holds it (the change
+	// feed's stream filter relies on that: a new image with a lock is a
+	// lock-only write).
+	expr += " REMOVE " + lockAttr + ", " + lockUntilAttr + ", " + lockByAttr
 	// Not while another request holds the credential to change its key or
 	// delete it: that request's write is conditioned on the revision.
 	values[":now"] = nAttr(time.Now().UnixMilli())
@@ -254,10 +264,18 @@ func (s *Store) Delete(ctx context.Context, c credentials.Credential) error {
 // Lock attributes on a credential item: a request that changes the
 // credential's key, or deletes it, holds the item for a while so that no
 // other request works on the same secret at the same time.
+// lockByAttr names the actor holding it, so that a delete's stream record
+// (whose old image is the locked item) says who deleted the credential.
 const (
 	lockAttr      = "key_lock"
 	lockUntilAttr = "key_lock_until"
+	lockByAttr    = "key_lock_by"
 )
+
+// LockAttributes are the attributes only locking writes (Lock, Fence,
+// Unlock) set or remove: two images of a credential that differ in these
+// alone are the same credential.
+var LockAttributes = []string{lockAttr, lockUntilAttr, lockByAttr}
 
 // guarded is the condition of a write over c: the revision it read, and the
 // lock it holds, if any.
@@ -274,17 +292,25 @@ func guarded(c credentials.Credential, prevRevision int64) (*string, map[string]
 
 // Lock reads the credential and takes its lock in one conditional write.
 func (s *Store) Lock(ctx context.Context, orgID, id, token string, until time.Time) (credentials.Credential, error) {
+	update := "SET " + lockAttr + " = :tok, " + lockUntilAttr + " = :until"
+	values := map[string]ddbtypes.AttributeValue{
+		":tok":   &ddbtypes.AttributeValueMemberS{Value: token},
+		":until": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(until.UnixMilli(), 10)},
+		":now":   &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().UnixMilli(), 10)},
+	}
+	if actor := credentials.ActorFrom(ctx); actor != "" {
+		update += ", " + lockByAttr + " = :by"
+		values[":by"] = sAttr(actor)
+	} else {
+		update += " REMOVE " + lockByAttr
+	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        &s.credTable,
 		Key:              key(orgID, credSK(id)),
-		UpdateExpression: aws.String("SET " + lockAttr + " = :tok, " + lockUntilAttr + " = :until"),
+		UpdateExpression: &update,
 		ConditionExpression: aws.String("attribute_exists(pk) AND (attribute_not_exists(" + lockAttr + ") OR " +
 			lockUntilAttr + " < :now OR " + lockAttr + " = :tok)"),
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
-			":tok":   &ddbtypes.AttributeValueMemberS{Value: token},
-			":until": &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(until.UnixMilli(), 10)},
-			":now":   &ddbtypes.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().UnixMilli(), 10)},
-		},
+		ExpressionAttributeValues:           values,
 		ReturnValues:                        ddbtypes.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: ddbtypes.ReturnValuesOnConditionCheckFailureAllOld,
 	})
@@ -354,7 +380,7 @@ func (s *Store) Unlock(ctx context.Context, c credentials.Credential) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           &s.credTable,
 		Key:                 key(c.OrgID, credSK(c.ID)),
-		UpdateExpression:    aws.String("REMOVE " + lockAttr + ", " + lockUntilAttr),
+		UpdateExpression:    aws.String("REMOVE " + lockAttr + ", " + lockUntilAttr + ", " + lockByAttr),
 		ConditionExpression: aws.String(lockAttr + " IN (:tok, :fenced)"),
 		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
 			":tok": sAttr(c.LockToken), ":fenced": sAttr(fenced(c.LockToken)),

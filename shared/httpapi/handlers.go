@@ -56,6 +56,9 @@ func serve(log *slog.Logger, a Auth, pattern string, admin bool, fn handlerFunc)
 			if admin && !c.Admin {
 				return credentials.Errorf(credentials.Forbidden, "Organisation admin access required.")
 			}
+			// The actor of any write this request makes (created_by,
+			// updated_by, the change events).
+			r = r.WithContext(credentials.WithActor(r.Context(), c.Subject))
 			return fn(w, r, c)
 		}()
 		if err != nil {

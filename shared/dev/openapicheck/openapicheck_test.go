@@ -83,7 +83,8 @@ func TestValidatorRejectsWrongBodies(t *testing.T) {
 	ctx := context.Background()
 	good := `{"id":"3f6c2a9e-8b1d-4c7a-9e2f-5d4b3a2c1e0f","organization_id":"org-a","provider":"openai",` +
 		`"account_key":"default","display_name":"default","api_key_last_four":null,"has_api_key":false,` +
-		`"base_url":null,"active":true,"created_at":"2026-05-20T22:03:57.123456Z","updated_at":"2026-05-20T22:03:57.123456Z"}`
+		`"base_url":null,"active":true,"created_at":"2026-05-20T22:03:57.123456Z","updated_at":"2026-05-20T22:03:57.123456Z",` +
+		`"created_by":"user-1","updated_by":null}`
 	check := func(status int, body string) error {
 		return doc.ValidateResponse(ctx, "GET", "/provider-credentials/{credential_id}", "/provider-credentials/x",
 			map[string]string{"credential_id": "x"},
@@ -96,6 +97,7 @@ func TestValidatorRejectsWrongBodies(t *testing.T) {
 		"last four is a number":   strings.Replace(good, `"api_key_last_four":null`, `"api_key_last_four":1234`, 1),
 		"last four too long":      strings.Replace(good, `"api_key_last_four":null`, `"api_key_last_four":"12345"`, 1),
 		"base_url missing":        strings.Replace(good, `"base_url":null,`, ``, 1),
+		"created_by a number":     strings.Replace(good, `"created_by":"user-1"`, `"created_by":1`, 1),
 		"an extra field":          strings.Replace(good, `"active":true`, `"active":true,"secret_name":"x"`, 1),
 		"unknown provider":        strings.Replace(good, `"provider":"openai"`, `"provider":"acme"`, 1),
 		"created_at not a time":   strings.Replace(good, `"created_at":"2026-05-20T22:03:57.123456Z"`, `"created_at":"yesterday"`, 1),

@@ -75,6 +75,14 @@ var wantStatus = map[string]int{
 
 	// The schedule's rules send their Input, not EventBridge's envelope.
 	"refresh-usage/segment-0.json": 0,
+
+	// DynamoDB stream batches as Lambda delivers them to the publisher.
+	"publish-events/created.json":        0,
+	"publish-events/changed.json":        0,
+	"publish-events/unlock-only.json":    0,
+	"publish-events/deleted.json":        0,
+	"publish-events/health.json":         0,
+	"publish-events/refresh-cursor.json": 0,
 }
 
 // notReached lists IAM actions a function's policy grants that no run of
@@ -224,7 +232,9 @@ func (s *setup) run(t *testing.T, fn samtemplate.Function, name string, event []
 	if strings.Contains(inst.Log(), "not-real") || strings.Contains(inst.Log(), "sk-fixture") {
 		t.Errorf("%s: the function's log holds (part of) an API key", what)
 	}
-	if httpRoutes(fn) == nil {
+	if isStream(fn) {
+		checkStreamResponse(t, what, event, out, failAt, rec.Calls())
+	} else if httpRoutes(fn) == nil {
 		if fe, ok := rie.AsFunctionError(out); ok && failAt == 0 {
 			t.Errorf("%s: got function error %s: %s, want success", what, fe.Type, fe.Message)
 		}
@@ -376,6 +386,10 @@ func checkEvent(t *testing.T, fn samtemplate.Function, name string, raw []byte) 
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Errorf("%s: not JSON: %v", name, err)
+		return
+	}
+	if isStream(fn) {
+		checkStreamEvent(t, name, raw)
 		return
 	}
 	routes := httpRoutes(fn)
@@ -535,6 +549,9 @@ func resourceKey(v any) string {
 		case "Fn::Sub":
 			if s, ok := i.Args.(string); ok && strings.HasSuffix(s, ":secret:${SecretPrefix}/*") {
 				return "secret"
+			}
+			if s, ok := i.Args.(string); ok && strings.HasSuffix(s, ":event-bus/${EventBusName}") {
+				return "bus"
 			}
 		}
 		return i.String()

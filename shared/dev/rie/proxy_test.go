@@ -15,7 +15,7 @@ import (
 
 // awsCall is one AWS API call a function made, as seen on the wire.
 type awsCall struct {
-	Service string // "dynamodb" or "secretsmanager"
+	Service string // "dynamodb", "secretsmanager" or "awsevents"
 	Op      string // "GetItem", "CreateSecret", ...
 	Body    []byte
 }
@@ -112,6 +112,18 @@ func actions(c awsCall) []string {
 			if len(b.Tags) > 0 {
 				add("secretsmanager:TagResource", resource)
 			}
+		}
+	case "awsevents": // EventBridge: X-Amz-Target AWSEvents.PutEvents
+		var b struct {
+			Entries []struct{ EventBusName string }
+		}
+		_ = json.Unmarshal(c.Body, &b)
+		for _, e := range b.Entries {
+			bus := e.EventBusName
+			if bus == "" || bus == "default" { // the EventBusName parameter's default
+				bus = "bus"
+			}
+			add("events:"+c.Op, bus)
 		}
 	default:
 		add(c.Service+":"+c.Op, "?")
