@@ -84,30 +84,32 @@ func CORS(tpl *samtemplate.Template, origins string) (*gateway.CORS, error) {
 	if len(list) == 0 {
 		return nil, nil
 	}
-	for _, id := range tpl.ResourcesOfType("AWS::Serverless::HttpApi") {
-		v := tpl.Resources[id].Properties["CorsConfiguration"]
-		if i, ok := v.(samtemplate.Intrinsic); ok && i.Fn == "Fn::If" {
-			if args, ok := i.Args.([]any); ok && len(args) == 3 {
-				v = args[1]
-			}
-		}
-		cfg, ok := v.(map[string]any)
-		if !ok {
-			return nil, fmt.Errorf("localapi: ALLOWED_ORIGINS is set, but %s has no CorsConfiguration to apply it with", id)
-		}
-		c := &gateway.CORS{AllowOrigins: list}
-		for _, m := range asList(cfg["AllowMethods"]) {
-			c.AllowMethods = append(c.AllowMethods, fmt.Sprint(m))
-		}
-		for _, h := range asList(cfg["AllowHeaders"]) {
-			c.AllowHeaders = append(c.AllowHeaders, fmt.Sprint(h))
-		}
-		if n, err := strconv.Atoi(fmt.Sprint(cfg["MaxAge"])); err == nil {
-			c.MaxAge = n
-		}
-		return c, nil
+	apis := tpl.ResourcesOfType("AWS::Serverless::HttpApi")
+	if len(apis) == 0 {
+		return nil, errors.New("localapi: ALLOWED_ORIGINS is set, but the template has no HTTP API")
 	}
-	return nil, errors.New("localapi: ALLOWED_ORIGINS is set, but the template has no HTTP API")
+	id := apis[0] // the template has one HTTP API
+	v := tpl.Resources[id].Properties["CorsConfiguration"]
+	if i, ok := v.(samtemplate.Intrinsic); ok && i.Fn == "Fn::If" {
+		if args, ok := i.Args.([]any); ok && len(args) == 3 {
+			v = args[1]
+		}
+	}
+	cfg, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("localapi: ALLOWED_ORIGINS is set, but %s has no CorsConfiguration to apply it with", id)
+	}
+	c := &gateway.CORS{AllowOrigins: list}
+	for _, m := range asList(cfg["AllowMethods"]) {
+		c.AllowMethods = append(c.AllowMethods, fmt.Sprint(m))
+	}
+	for _, h := range asList(cfg["AllowHeaders"]) {
+		c.AllowHeaders = append(c.AllowHeaders, fmt.Sprint(h))
+	}
+	if n, err := strconv.Atoi(fmt.Sprint(cfg["MaxAge"])); err == nil {
+		c.MaxAge = n
+	}
+	return c, nil
 }
 
 func asList(v any) []any {
