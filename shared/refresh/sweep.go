@@ -67,6 +67,12 @@ type SweepStats struct {
 // disagree when a function dies between its two writes (a timeout kills it
 // before its compensation runs).
 //
+// It lists, and touches, only this stack's secrets: under its prefix and
+// tagged with its stack (SecretLister.List filters on both), and each
+// re-check before a deletion or a restore reads the tag again, so a
+// secret of another deployment is never deleted or restored, even one
+// that shares the prefix.
+//
 // Orphans: it schedules for deletion (with the key store's recovery
 // window, not forced) the secrets under the prefix that no credential
 // claims and that have not changed for MinAge: those a crash left between
@@ -267,6 +273,8 @@ func recheckRestore(ctx context.Context, list SecretLister, claims ClaimChecker,
 		return "", err
 	case !found || !l.Deleted:
 		return "no longer scheduled for deletion", nil
+	case !l.Owned:
+		return "not tagged with this stack", nil
 	case !l.DeletedAt.Before(cutoff):
 		return "deletion requested again since it was listed", nil
 	}
@@ -287,7 +295,7 @@ func recheck(ctx context.Context, list SecretLister, claims ClaimChecker, ref dy
 	if err != nil || !found {
 		return false, err
 	}
-	return !now.Deleted && now.Changed.Before(cutoff), nil
+	return now.Owned && !now.Deleted && now.Changed.Before(cutoff), nil
 }
 
 // ListDescribeAPI is the part of the Secrets Manager client the sweep reads with.

@@ -32,7 +32,8 @@ type API interface {
 type Store struct {
 	sm             API
 	prefix         string
-	recoveryWindow int64 // days, 7 to 30
+	recoveryWindow int64  // days, 7 to 30
+	stack          string // the stack tag of the secrets this store creates and lists; "": none (read only)
 }
 
 var _ credentials.KeyStore = (*Store)(nil)
@@ -49,6 +50,23 @@ func New(sm API, prefix string, recoveryDays int) (*Store, error) {
 	}
 	return &Store{sm: sm, prefix: prefix, recoveryWindow: int64(recoveryDays)}, nil
 }
+
+// StackTag is the tag naming the stack a secret belongs to.
+const StackTag = "stack"
+
+// WithStack returns a copy of s that tags the secrets it creates with
+// stack and lists only secrets so tagged: two deployments in one account
+// and region never touch each other's keys, even under one prefix. A
+// store without a stack can read and write keys but creates no secret
+// (Create fails) and lists none.
+func (s *Store) WithStack(stack string) *Store {
+	c := *s
+	c.stack = tagValue(stack)
+	return &c
+}
+
+// Stack returns the stack tag value, "" when none was set.
+func (s *Store) Stack() string { return s.stack }
 
 // Prefix returns the secret name prefix, without a trailing slash.
 func (s *Store) Prefix() string { return s.prefix }
@@ -109,6 +127,9 @@ func tagValue(v string) string {
 // scheduled for deletion (its key was cleared before), that secret is
 // restored and given the new key.
 func (s *Store) Create(ctx context.Context, ref credentials.SecretRef, apiKey string) (string, error) {
+	if s.stack == "" {
+		return "", fmt.Errorf("secrets: create %s: no stack to tag the secret with (STACK_NAME)", ref.Name)
+	}
 	v, err := value(apiKey)
 	if err != nil {
 		return "", err
@@ -121,6 +142,7 @@ func (s *Store) Create(ctx context.Context, ref credentials.SecretRef, apiKey st
 			{Key: aws.String("org"), Value: aws.String(tagValue(ref.OrgID))},
 			{Key: aws.String("credential"), Value: aws.String(ref.CredentialID)},
 			{Key: aws.String("provider"), Value: aws.String(ref.Provider)},
+			{Key: aws.String(StackTag), Value: aws.String(s.stack)},
 		},
 	})
 	if err == nil {

@@ -33,7 +33,9 @@ var tableEnv = map[string]string{"CredentialsTable": "CREDENTIALS_TABLE", "Usage
 // the environment variables the functions read.
 func StartStack(ctx context.Context, tpl *samtemplate.Template) (*Stack, error) {
 	s := &Stack{Tables: map[string]string{}}
-	for k, v := range map[string]string{"AWS_REGION": "us-east-1"} {
+	// STACK_NAME: the tag of the secrets make run creates (the template
+	// sets it from the stack's name).
+	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "STACK_NAME": "local"} {
 		if os.Getenv(k) == "" {
 			os.Setenv(k, v)
 		}
