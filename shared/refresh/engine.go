@@ -22,6 +22,7 @@ import (
 
 	"github.com/acme/provider-credentials/shared/credentials"
 	"github.com/acme/provider-credentials/shared/dynamo"
+	"github.com/acme/provider-credentials/shared/liveusage"
 	"github.com/acme/provider-credentials/shared/usage"
 )
 
@@ -120,6 +121,10 @@ type Stats struct {
 	StoppedForTime bool
 	ReachedEnd     bool // the run read to the segment's end and handled all it read: the next run starts the segment over
 	Skipped        bool // another run held the segment's lease: this one did nothing
+	// Reprobed: credentials probed again because the sweep alongside
+	// restored their secret after their probe could not read the key (the
+	// second result is the one cached, and the one counted).
+	Reprobed int
 	Duration       time.Duration
 }
 
@@ -155,6 +160,18 @@ func (e *Engine) Run(ctx context.Context, seg Segment) (Stats, error) {
 // lease is held, with a context that ends when probing stops taking work;
 // the lease is given back only after alongside returns.
 func (e *Engine) RunWith(ctx context.Context, seg Segment, alongside func(context.Context)) (Stats, error) {
+	var side func(context.Context) []string
+	if alongside != nil {
+		side = func(c context.Context) []string { alongside(c); return nil }
+	}
+	return e.run(ctx, seg, side)
+}
+
+// run is RunWith with an alongside that returns the names of the secrets
+// it restored (the sweep): a credential whose probe in this run could not
+// read its key from one of them is probed again once alongside is done,
+// so that the run never caches a key-read failure its own sweep caused.
+func (e *Engine) run(ctx context.Context, seg Segment, alongside func(context.Context) []string) (Stats, error) {
 	o := e.opts
 	began := o.Now()
 	st := Stats{Segment: seg}
@@ -179,9 +196,12 @@ func (e *Engine) RunWith(ctx context.Context, seg Segment, alongside func(contex
 		return st, fmt.Errorf("refresh: segment %d not leased, nothing probed: %w", seg.Index, err)
 	}
 	var side sync.WaitGroup
+	var restored []string
 	if alongside != nil {
-		side.Go(func() { alongside(stopCtx) })
+		side.Go(func() { restored = alongside(stopCtx) })
 	}
+	var unreadMu sync.Mutex
+	unread := map[string][]credentials.Credential{} // secret name → credentials whose probe could not read it
 	tr := newTracker(from)
 	var n counters
 	p := &pool{
@@ -191,6 +211,11 @@ func (e *Engine) RunWith(ctx context.Context, seg Segment, alongside func(contex
 			ictx, icancel := context.WithTimeout(ctx, o.ItemTimeout) // ctx, not stopCtx: in-flight work finishes
 			res, err := e.ref.Refresh(ictx, j.c)
 			icancel()
+			if keyUnread(res) {
+				unreadMu.Lock()
+				unread[j.c.SecretName] = append(unread[j.c.SecretName], j.c)
+				unreadMu.Unlock()
+			}
 			n.probed.Add(1)
 			if res.Reachable {
 				n.reachable.Add(1)
@@ -255,6 +280,7 @@ dispatch:
 	}
 	p.closeAndWait()
 	side.Wait()
+	st.Reprobed = e.reprobe(ctx, restored, unread, &n)
 	st.Probed, st.Reachable, st.Unreachable = int(n.probed.Load()), int(n.reachable.Load()), int(n.unreachable.Load())
 	st.CacheFailed, st.SkippedForTime = int(n.cacheFailed.Load()), int(n.skipped.Load())
 	st.ReachedEnd = st.ReachedEnd && st.SkippedForTime == 0
@@ -271,6 +297,37 @@ dispatch:
 	}
 	st.Duration = o.Now().Sub(began)
 	return st, scanErr
+}
+
+func keyUnread(res usage.Result) bool {
+	return !res.Reachable && res.Error != nil && *res.Error == liveusage.KeyUnreadable
+}
+
+// reprobe probes again, in parallel, the credentials whose key could not
+// be read from a secret the sweep restored since (at most its restore cap),
+// replacing their first result in the figures and the cache.
+func (e *Engine) reprobe(ctx context.Context, restored []string, unread map[string][]credentials.Credential, n *counters) int {
+	var wg sync.WaitGroup
+	var count atomic.Int64
+	for _, name := range restored {
+		for _, c := range unread[name] {
+			wg.Go(func() {
+				ictx, cancel := context.WithTimeout(ctx, e.opts.ItemTimeout)
+				defer cancel()
+				res, err := e.ref.Refresh(ictx, c)
+				count.Add(1)
+				if res.Reachable { // the first probe counted as unreachable
+					n.unreachable.Add(-1)
+					n.reachable.Add(1)
+				}
+				if err != nil {
+					e.opts.Log.WarnContext(ctx, "refresh: result not cached", "org", c.OrgID, "credential", c.ID, "err", err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return int(count.Load())
 }
 
 // page reads a page, retrying a few times past the SDK's own retries (a

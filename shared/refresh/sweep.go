@@ -61,6 +61,10 @@ type SweepStats struct {
 	Restored      int // scheduled for deletion though their credential still claims them: deletion cancelled
 	RestoreHeld   int // claimed in the bulk check, but when re-checked locked, no longer claimed, or no longer an old scheduled deletion: left alone
 	RestoreFailed int // restores (or their re-checks) that failed
+
+	// RestoredNames are the secrets restored: a probe of their credential
+	// earlier in the same run could not read the key, and is made again.
+	RestoredNames []string
 }
 
 // Sweep repairs the two ways the credentials table and the key store can
@@ -205,6 +209,7 @@ func Sweep(ctx context.Context, list SecretLister, claims ClaimChecker, del Secr
 				continue
 			}
 			st.Restored++
+			st.RestoredNames = append(st.RestoredNames, ref.SecretName)
 			o.Log.WarnContext(ctx, "sweep: restored a secret scheduled for deletion that its credential still claims (a request died between the two writes)",
 				"secret", ref.SecretName, "org", ref.OrgID, "credential", ref.CredentialID)
 		}
