@@ -125,7 +125,7 @@ type Stats struct {
 	// restored their secret after their probe could not read the key (the
 	// second result is the one cached, and the one counted).
 	Reprobed int
-	Duration       time.Duration
+	Duration time.Duration
 }
 
 type counters struct {
