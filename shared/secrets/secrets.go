@@ -65,9 +65,6 @@ func (s *Store) WithStack(stack string) *Store {
 	return &c
 }
 
-// Stack returns the stack tag value, "" when none was set.
-func (s *Store) Stack() string { return s.stack }
-
 // Prefix returns the secret name prefix, without a trailing slash.
 func (s *Store) Prefix() string { return s.prefix }
 
