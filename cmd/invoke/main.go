@@ -98,22 +98,27 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer stack.Stop()
-	prefix := os.Getenv("SECRET_PREFIX")
-	if prefix == "" {
-		prefix = tpl.ParameterValues(nil)["SecretPrefix"]
+	// The functions' SECRET_PREFIX is <SecretPrefix>/<stack name>, and
+	// their secrets are tagged with the stack (StartStack defaults
+	// STACK_NAME to "local").
+	root := os.Getenv("SECRET_PREFIX")
+	if root == "" {
+		root = tpl.ParameterValues(nil)["SecretPrefix"]
 	}
+	stackName := os.Getenv("STACK_NAME")
+	params := map[string]string{"SecretPrefix": root, "AWS::StackName": stackName}
 	if *seed == "yes" || (*seed == "auto" && ownMoto) {
 		awsCfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return err
 		}
 		if err := rie.Seed(ctx, dynamodb.NewFromConfig(awsCfg), secretsmanager.NewFromConfig(awsCfg),
-			stack.Tables["CredentialsTable"], stack.Tables["UsageTable"], prefix); err != nil {
+			stack.Tables["CredentialsTable"], stack.Tables["UsageTable"], root+"/"+stackName, stackName); err != nil {
 			return err
 		}
 	}
 
-	vars, err := rie.FunctionEnv(tpl, fn, map[string]string{"SecretPrefix": prefix}, stack.Tables)
+	vars, err := rie.FunctionEnv(tpl, fn, params, stack.Tables)
 	if err != nil {
 		return err
 	}

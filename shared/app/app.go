@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -48,14 +49,16 @@ func (b *Builder) Store() *dynamo.Store {
 	return dynamo.New(b.Clients.DynamoDB, b.Config.CredentialsTable, b.Config.UsageTable)
 }
 
-// KeyStore returns the Secrets Manager adapter, creating secrets with the
-// configured KMS key (SECRET_KMS_KEY_ID) when there is one.
+// KeyStore returns the Secrets Manager adapter, tagging and listing the
+// secrets of this deployment's stack (STACK_NAME; without it, keys can be
+// read and changed but no secret created or listed), and creating secrets
+// with the configured KMS key (SECRET_KMS_KEY_ID) when there is one.
 func (b *Builder) KeyStore() (*secrets.Store, error) {
 	ks, err := secrets.New(b.Clients.SecretsManager, b.Config.SecretPrefix, b.Config.RecoveryDays)
 	if err != nil {
 		return nil, err
 	}
-	return ks.WithKMSKey(b.Config.SecretKMSKey), nil
+	return ks.WithStack(b.Config.StackName).WithKMSKey(b.Config.SecretKMSKey), nil
 }
 
 // Service builds the credential service; withKeys adds the key store
@@ -63,6 +66,9 @@ func (b *Builder) KeyStore() (*secrets.Store, error) {
 func (b *Builder) Service(withKeys bool) (*credentials.Service, error) {
 	opts := credentials.Options{Log: b.Log, BaseURLCheck: b.baseURLCheck()}
 	if withKeys {
+		if b.Config.StackName == "" {
+			return nil, errors.New("app: STACK_NAME is not set: every secret is tagged with its stack")
+		}
 		ks, err := b.KeyStore()
 		if err != nil {
 			return nil, fmt.Errorf("app: %w", err)

@@ -25,7 +25,8 @@ type Auth struct {
 type Config struct {
 	CredentialsTable string        // CREDENTIALS_TABLE
 	UsageTable       string        // USAGE_TABLE
-	SecretPrefix     string        // SECRET_PREFIX, default "provider-credentials"
+	SecretPrefix     string        // SECRET_PREFIX, default "provider-credentials" (the template sets <SecretPrefix>/<stack name>)
+	StackName        string        // STACK_NAME: the tag on every secret this deployment creates; the sweep touches only those
 	RecoveryDays     int           // SECRET_RECOVERY_DAYS, 7 to 30, default 7
 	SecretKMSKey     string        // SECRET_KMS_KEY_ID: KMS key ARN new secrets are encrypted with; empty, the AWS managed key
 	Auth             Auth          // ORG_ID_CLAIM, ORG_ROLE_CLAIM, ADMIN_ROLES
@@ -58,6 +59,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		CredentialsTable: get("CREDENTIALS_TABLE", ""),
 		UsageTable:       get("USAGE_TABLE", ""),
 		SecretPrefix:     get("SECRET_PREFIX", "provider-credentials"),
+		StackName:        get("STACK_NAME", ""),
 		RecoveryDays:     num("SECRET_RECOVERY_DAYS", 7, 7, 30),
 		SecretKMSKey:     get("SECRET_KMS_KEY_ID", ""),
 		Auth: Auth{

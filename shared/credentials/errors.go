@@ -16,7 +16,14 @@ const (
 	Forbidden                // authenticated but not allowed: 403
 	Unauthorized             // no usable identity: 401
 	TooLarge                 // body over the limit: 413
+	// Unavailable: a dependency outage, neither the client's fault nor a
+	// bug of ours (AWS throttling, an AWS service unavailable or failing
+	// on its side, an AWS call out of time): 503 with Retry-After.
+	Unavailable
 )
+
+// StorageUnavailable is the detail of a 503.
+const StorageUnavailable = "The credential storage is unavailable; retry shortly."
 
 // FieldError is one entry of a FastAPI-style validation error list.
 type FieldError struct {

@@ -83,7 +83,7 @@ func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Cre
 	); err != nil {
 		return Credential{}, err
 	}
-	now := s.now().UTC()
+	now := s.now().UTC().Truncate(time.Microsecond) // as stored, so a re-read can tell the write landed
 	c := Credential{
 		ID: NewID(), OrgID: orgID, Provider: in.Provider, AccountKey: in.AccountKey,
 		DisplayName: display, BaseURL: in.BaseURL, Active: in.Active == nil || *in.Active,
@@ -104,22 +104,21 @@ func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Cre
 		return Credential{}, fmt.Errorf("create credential: store key: %w", err)
 	}
 	c.setKey(ref.Name, version, *in.APIKey)
-	if err := s.store.Create(ctx, c); err != nil {
-		if IsKind(err, Conflict) { // a duplicate: nothing was written
-			s.undo(ctx, "discard secret of a duplicate", ref.Name, s.keys.Discard)
-			return Credential{}, err
-		}
-		st := s.settle(ctx, c)
-		if st.landed(c) {
-			return c, nil
-		}
-		// Not seen, but a create holds no lock to fence with: its write may
-		// still land. So the secret is only scheduled for deletion: if the
-		// write lands after all, the sweep finds the credential claiming a
-		// secret scheduled for deletion and restores it.
-		if claimed, known := st.claims(ref.Name); known && !claimed {
+	err = s.store.Create(ctx, c)
+	if IsKind(err, Conflict) { // a duplicate: nothing was written
+		s.undo(ctx, "discard secret of a duplicate", ref.Name, s.keys.Discard)
+		return Credential{}, err
+	}
+	// Not seen, or not known (the re-read failed too): a create holds no
+	// lock to fence with, so its write may still land. The secret is
+	// scheduled for deletion either way, so that no live secret is left
+	// unclaimed: if the write lands after all, the sweep finds the
+	// credential claiming a secret scheduled for deletion and restores it.
+	if err := s.settleFailed(ctx, c, err, landedAs(c), func(ctx context.Context, st storedState) {
+		if claimed, _ := st.claims(ref.Name); !claimed {
 			s.undo(ctx, "delete new secret", ref.Name, s.keys.ScheduleDelete)
 		}
+	}); err != nil {
 		return Credential{}, err
 	}
 	return c, nil
@@ -184,16 +183,11 @@ func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now 
 
 	case *in.APIKey == "": // clear the key: schedule the secret's deletion, then the metadata
 		if err := s.keys.ScheduleDelete(ctx, prev.SecretName); err != nil {
-			s.restoreIfClaimed(ctx, s.settle(ctx, c), prev.SecretName)
-			return Credential{}, fmt.Errorf("update credential %s: delete key: %w", id, err)
+			return Credential{}, s.settleFailed(ctx, c, fmt.Errorf("update credential %s: delete key: %w", id, err),
+				nil, s.restoreIfClaimed(prev.SecretName))
 		}
 		c.clearKey()
-		if err := s.store.Replace(ctx, c, prev.Revision); err != nil {
-			st := s.settle(ctx, c)
-			if st.landed(c) {
-				return c, nil
-			}
-			s.restoreIfClaimed(ctx, st, prev.SecretName)
+		if err := s.settleFailed(ctx, c, s.store.Replace(ctx, c, prev.Revision), landedAs(c), s.restoreIfClaimed(prev.SecretName)); err != nil {
 			return Credential{}, err
 		}
 		return c, nil
@@ -206,19 +200,17 @@ func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now 
 			return Credential{}, fmt.Errorf("update credential %s: put key: %w", id, err)
 		}
 		c.setKey(prev.SecretName, version, *in.APIKey)
-		if err := s.store.Replace(ctx, c, prev.Revision); err != nil {
-			st := s.settle(ctx, c)
-			if st.landed(c) {
-				return c, nil
-			}
-			// The credential still names the old version (which stays
-			// readable as AWSPREVIOUS); make it current again unless another
-			// write has moved on meanwhile.
+		// The credential still names the old version (which stays readable
+		// as AWSPREVIOUS) when the write did not land; make it current
+		// again unless another write has moved on meanwhile.
+		revert := func(ctx context.Context, st storedState) {
 			if st.known && st.found && st.c.KeyVersion == prev.KeyVersion {
 				s.undo(ctx, "revert secret version", prev.SecretName, func(ctx context.Context, name string) error {
 					return s.keys.Revert(ctx, name, prev.KeyVersion, version)
 				})
 			}
+		}
+		if err := s.settleFailed(ctx, c, s.store.Replace(ctx, c, prev.Revision), landedAs(c), revert); err != nil {
 			return Credential{}, err
 		}
 		return c, nil
@@ -227,16 +219,11 @@ func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now 
 		ref := s.ref(c)
 		version, err := s.keys.Create(ctx, ref, *in.APIKey)
 		if err != nil {
-			s.discardUnclaimed(ctx, s.settle(ctx, c), ref.Name)
-			return Credential{}, fmt.Errorf("update credential %s: store key: %w", id, err)
+			return Credential{}, s.settleFailed(ctx, c, fmt.Errorf("update credential %s: store key: %w", id, err),
+				nil, s.discardUnclaimed(ref.Name))
 		}
 		c.setKey(ref.Name, version, *in.APIKey)
-		if err := s.store.Replace(ctx, c, prev.Revision); err != nil {
-			st := s.settle(ctx, c)
-			if st.landed(c) {
-				return c, nil
-			}
-			s.discardUnclaimed(ctx, st, ref.Name)
+		if err := s.settleFailed(ctx, c, s.store.Replace(ctx, c, prev.Revision), landedAs(c), s.discardUnclaimed(ref.Name)); err != nil {
 			return Credential{}, err
 		}
 		return c, nil
@@ -247,10 +234,10 @@ func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now 
 // answer was lost is a success.
 func (s *Service) replace(ctx context.Context, c Credential, prev int64) (Credential, error) {
 	err := s.store.Replace(ctx, c, prev)
-	if err != nil && !IsKind(err, NotFound) && s.settle(ctx, c).landed(c) {
-		return c, nil
+	if IsKind(err, NotFound) {
+		return c, err
 	}
-	return c, err
+	return c, s.settleFailed(ctx, c, err, landedAs(c), nil)
 }
 
 // Delete removes a credential of the organisation and schedules its key's
@@ -271,23 +258,16 @@ func (s *Service) Delete(ctx context.Context, orgID, id string) error {
 }
 
 func (s *Service) delete(ctx context.Context, c Credential) error {
+	var restore func(context.Context, storedState) // nothing to restore without a key
 	if c.HasAPIKey {
+		restore = s.restoreIfClaimed(c.SecretName)
 		if err := s.keys.ScheduleDelete(ctx, c.SecretName); err != nil {
-			s.restoreIfClaimed(ctx, s.settle(ctx, c), c.SecretName)
-			return fmt.Errorf("delete credential %s: delete key: %w", c.ID, err)
+			return s.settleFailed(ctx, c, fmt.Errorf("delete credential %s: delete key: %w", c.ID, err), nil, restore)
 		}
 	}
-	if err := s.store.Delete(ctx, c); err != nil {
-		st := s.settle(ctx, c)
-		if st.known && !st.found { // deleted, by this request whose answer was lost
-			return nil
-		}
-		if c.HasAPIKey {
-			s.restoreIfClaimed(ctx, st, c.SecretName)
-		}
-		return err
-	}
-	return nil
+	// Gone when re-read: deleted, by this request whose answer was lost.
+	gone := func(st storedState) bool { return st.known && !st.found }
+	return s.settleFailed(ctx, c, s.store.Delete(ctx, c), gone, restore)
 }
 
 func (s *Service) ref(c Credential) SecretRef {
@@ -382,13 +362,38 @@ func (s *Service) stored(ctx context.Context, orgID, id string) storedState {
 	}
 }
 
-// landed reports whether the failed write of want went through: the stored
-// credential has its key, base URL and update time (a later display-name
-// or active change may have moved the revision and update time on).
-func (st storedState) landed(want Credential) bool {
-	c := st.c
-	return st.known && st.found && !st.held && c.HasAPIKey == want.HasAPIKey && c.SecretName == want.SecretName &&
-		c.KeyVersion == want.KeyVersion && equalPtr(c.BaseURL, want.BaseURL) && !c.UpdatedAt.Before(want.UpdatedAt)
+// settleFailed is the one sequence every write path runs when one of its
+// steps failed with err (nil: it did not, and nothing is done): settle the
+// credential (fence a locked write, then read it again); if landed (nil:
+// never, for a step whose failure the read cannot undo, such as a key
+// store call) says the failed write went through after all, the write is
+// a success and nil is returned; otherwise undo (nil: nothing to undo) runs
+// with what is stored, and err is returned.
+func (s *Service) settleFailed(ctx context.Context, want Credential, err error,
+	landed func(storedState) bool, undo func(context.Context, storedState)) error {
+	if err == nil {
+		return nil
+	}
+	st := s.settle(ctx, want)
+	if landed != nil && landed(st) {
+		return nil
+	}
+	if undo != nil {
+		undo(ctx, st)
+	}
+	return err
+}
+
+// landedAs returns the test of whether a failed write of want went
+// through: the stored credential has its key, base URL and update time (a
+// later display-name or active change may have moved the revision and
+// update time on).
+func landedAs(want Credential) func(storedState) bool {
+	return func(st storedState) bool {
+		c := st.c
+		return st.known && st.found && !st.held && c.HasAPIKey == want.HasAPIKey && c.SecretName == want.SecretName &&
+			c.KeyVersion == want.KeyVersion && equalPtr(c.BaseURL, want.BaseURL) && !c.UpdatedAt.Before(want.UpdatedAt)
+	}
 }
 
 func equalPtr(a, b *string) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
@@ -399,22 +404,31 @@ func (st storedState) claims(secret string) (claimed, known bool) {
 	return st.found && st.c.HasAPIKey && st.c.SecretName == secret, st.known
 }
 
-// discardUnclaimed deletes secret unless a credential claims it. When the
-// credential could not be read it leaves the secret: the scheduled sweep
-// deletes it later if it is an orphan, which is safer than deleting a key
-// that may be in use.
-func (s *Service) discardUnclaimed(ctx context.Context, st storedState, secret string) {
-	if claimed, known := st.claims(secret); known && !claimed {
-		s.undo(ctx, "discard unclaimed secret", secret, s.keys.Discard)
+// discardUnclaimed is the undo that deletes secret unless a credential
+// claims it. When the credential could not be read, the write may yet
+// land (or have landed), so the secret is only scheduled for deletion:
+// no live secret is left unclaimed, and if the credential does claim it
+// the sweep restores it, which is safer than deleting at once a key that
+// may be in use.
+func (s *Service) discardUnclaimed(secret string) func(context.Context, storedState) {
+	return func(ctx context.Context, st storedState) {
+		switch claimed, known := st.claims(secret); {
+		case !known:
+			s.undo(ctx, "schedule deletion of a secret whose claim is unknown", secret, s.keys.ScheduleDelete)
+		case !claimed:
+			s.undo(ctx, "discard unclaimed secret", secret, s.keys.Discard)
+		}
 	}
 }
 
-// restoreIfClaimed cancels the scheduled deletion of secret when a
-// credential still claims it, or when that is unknown (restoring an
-// unclaimed secret only leaves work for the sweep).
-func (s *Service) restoreIfClaimed(ctx context.Context, st storedState, secret string) {
-	if claimed, known := st.claims(secret); claimed || !known {
-		s.undo(ctx, "restore secret", secret, s.keys.Restore)
+// restoreIfClaimed is the undo that cancels the scheduled deletion of
+// secret when a credential still claims it, or when that is unknown
+// (restoring an unclaimed secret only leaves work for the sweep).
+func (s *Service) restoreIfClaimed(secret string) func(context.Context, storedState) {
+	return func(ctx context.Context, st storedState) {
+		if claimed, known := st.claims(secret); claimed || !known {
+			s.undo(ctx, "restore secret", secret, s.keys.Restore)
+		}
 	}
 }
 

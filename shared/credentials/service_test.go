@@ -77,3 +77,62 @@ func TestCreateNeverDestroysAKeyAWriteInFlightMayClaim(t *testing.T) {
 		t.Fatalf("the late write did not land in the fake (%d items)", len(store.stored))
 	}
 }
+
+// downStore is a Store whose every call after Lock fails: the outcome of
+// a write cannot be known, not even by reading again.
+type downStore struct {
+	Store
+	locked Credential
+}
+
+var errDown = errors.New("dynamodb unavailable")
+
+func (s *downStore) Create(context.Context, Credential) error { return errDown }
+func (s *downStore) Get(context.Context, string, string) (Credential, error) {
+	return Credential{}, errDown
+}
+func (s *downStore) Lock(_ context.Context, _, _, token string, _ time.Time) (Credential, error) {
+	c := s.locked
+	c.LockToken = token
+	return c, nil
+}
+func (s *downStore) Replace(context.Context, Credential, int64) error { return errDown }
+func (s *downStore) Fence(context.Context, Credential) (Credential, bool, bool, error) {
+	return Credential{}, false, false, errDown
+}
+func (s *downStore) Unlock(context.Context, Credential) error { return errDown }
+
+// TestUnknownOutcomeSchedulesTheNewSecretsDeletion: when neither the
+// metadata write nor the re-read answers, a new secret is scheduled for
+// deletion (the sweep restores it if the write did land), never left live
+// nor discarded at once: a create, and a first key set by an update.
+func TestUnknownOutcomeSchedulesTheNewSecretsDeletion(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	key := "sk-test-key-1234"
+	for _, tc := range []struct {
+		name string
+		run  func(*Service) error
+	}{
+		{"create", func(s *Service) error {
+			_, err := s.Create(context.Background(), "org", CreateInput{Provider: "openai", AccountKey: "a", APIKey: &key})
+			return err
+		}},
+		{"first key", func(s *Service) error {
+			_, err := s.Update(context.Background(), "org", "c1", UpdateInput{APIKey: &key})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &downStore{locked: Credential{ID: "c1", OrgID: "org", Provider: "openai", AccountKey: "a", Revision: 1, CreatedAt: at, UpdatedAt: at}}
+			keys := &recordingKeys{}
+			svc := NewService(store, Options{Keys: keys, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Now: func() time.Time { return at.Add(time.Hour) }})
+			if err := tc.run(svc); !errors.Is(err, errDown) {
+				t.Fatalf("err = %v, want the store's", err)
+			}
+			if !slices.Equal(keys.calls, []string{"create", "schedule-delete"}) {
+				t.Fatalf("key store calls = %v, want create, then schedule-delete", keys.calls)
+			}
+		})
+	}
+}

@@ -29,21 +29,37 @@ var statusOf = map[credentials.Kind]int{
 	credentials.Forbidden:    http.StatusForbidden,
 	credentials.Unauthorized: http.StatusUnauthorized,
 	credentials.TooLarge:     http.StatusRequestEntityTooLarge,
+	credentials.Unavailable:  http.StatusServiceUnavailable,
 }
+
+// retryAfter is the Retry-After of a 503, in seconds: AWS throttling and
+// brief outages clear on this scale, and the SDK has already backed off.
+const retryAfter = "2"
 
 // writeError maps err to a status and a {"detail": ...} body. It is the one
 // place an error is logged: into the request's access line (AccessLog), or
-// on a line of its own for an internal error of a handler used without
-// one. An internal error's text never reaches the client.
+// on a line of its own for an internal error or an outage of a handler used
+// without one. An internal error's text never reaches the client.
 func writeError(ctx context.Context, log *slog.Logger, w http.ResponseWriter, err error) {
 	logged := noteError(ctx, err)
 	var ce *credentials.Error
-	if !errors.As(err, &ce) || ce.Kind == credentials.Internal {
+	kind := credentials.KindOf(err)
+	if kind == credentials.Internal && dependencyOutage(err) {
+		kind = credentials.Unavailable
+	}
+	switch {
+	case kind == credentials.Unavailable:
+		if !logged {
+			log.WarnContext(ctx, "request failed: dependency unavailable", "err", err)
+		}
+		w.Header().Set("Retry-After", retryAfter)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"detail": credentials.StorageUnavailable})
+	case kind == credentials.Internal || !errors.As(err, &ce):
 		if !logged {
 			log.ErrorContext(ctx, "request failed", "err", err)
 		}
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"detail": "internal error"})
-		return
+	default:
+		writeJSON(w, statusOf[ce.Kind], map[string]any{"detail": ce.Detail})
 	}
-	writeJSON(w, statusOf[ce.Kind], map[string]any{"detail": ce.Detail})
 }

@@ -43,6 +43,10 @@ type Prober interface {
 	Probe(ctx context.Context, t usage.Target) usage.Result
 }
 
+// KeyUnreadable is the error of a probe that could not read its key (the
+// secret is missing, scheduled for deletion, or Secrets Manager failed).
+const KeyUnreadable = "the stored API key could not be read"
+
 // Service serves usage reads.
 type Service struct {
 	store  Store
@@ -138,7 +142,7 @@ func (s *Service) Probe(ctx context.Context, c credentials.Credential) usage.Res
 		key, err := s.keys.Key(ctx, c.SecretName, c.KeyVersion)
 		if err != nil {
 			s.log.ErrorContext(ctx, "read key for probe", "credential", c.ID, "err", err)
-			return unreachable(c, s.now(), "the stored API key could not be read")
+			return unreachable(c, s.now(), KeyUnreadable)
 		}
 		t.APIKey = key
 	}

@@ -17,9 +17,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/liveusage"
+	"github.com/acme/provider-credentials/shared/usage"
 )
 
 // Segment is the part of the table one invocation scans.
@@ -93,7 +96,11 @@ type Stats struct {
 	StoppedForTime bool
 	ReachedEnd     bool // the run read to the segment's end and handled all it read: the next run starts the segment over
 	Skipped        bool // another run held the segment's lease: this one did nothing
-	Duration       time.Duration
+	// Reprobed: credentials probed again because the sweep alongside
+	// restored their secret after their probe could not read the key (the
+	// second result is the one cached, and the one counted).
+	Reprobed int
+	Duration time.Duration
 }
 
 // noDeadlineLease is how long a run without a deadline (tests, local
@@ -119,6 +126,18 @@ func (e *Engine) Run(ctx context.Context, seg Segment) (Stats, error) {
 // lease is held, with a context that ends when probing stops taking work;
 // the lease is given back only after alongside returns.
 func (e *Engine) RunWith(ctx context.Context, seg Segment, alongside func(context.Context)) (Stats, error) {
+	var side func(context.Context) []string
+	if alongside != nil {
+		side = func(c context.Context) []string { alongside(c); return nil }
+	}
+	return e.run(ctx, seg, side)
+}
+
+// run is RunWith with an alongside that returns the names of the secrets
+// it restored (the sweep): a credential whose probe in this run could not
+// read its key from one of them is probed again once alongside is done,
+// so that the run never caches a key-read failure its own sweep caused.
+func (e *Engine) run(ctx context.Context, seg Segment, alongside func(context.Context) []string) (Stats, error) {
 	o := e.opts
 	began := o.Now()
 	st := Stats{Segment: seg}
@@ -143,15 +162,18 @@ func (e *Engine) RunWith(ctx context.Context, seg Segment, alongside func(contex
 		return st, fmt.Errorf("refresh: segment %d not leased, nothing probed: %w", seg.Index, err)
 	}
 	var side sync.WaitGroup
+	var restored []string
 	if alongside != nil {
-		side.Go(func() { alongside(stopCtx) })
+		side.Go(func() { restored = alongside(stopCtx) })
 	}
 	tr := newTracker(from)
 	var n counters
-	p := e.newPool(ctx, stopCtx, tr, &n)
+	un := &unreadKeys{bySecret: map[string][]credentials.Credential{}}
+	p := e.newPool(ctx, stopCtx, tr, &n, un)
 	scanErr := e.dispatch(ctx, stopCtx, seg, from, tr, p, &st, &n)
 	p.closeAndWait()
 	side.Wait()
+	st.Reprobed = e.reprobe(ctx, restored, un.bySecret, &n)
 	st.Probed, st.Reachable, st.Unreachable = int(n.probed.Load()), int(n.reachable.Load()), int(n.unreachable.Load())
 	st.CacheFailed, st.SkippedForTime = int(n.cacheFailed.Load()), int(n.skipped.Load())
 	st.ReachedEnd = st.ReachedEnd && st.SkippedForTime == 0
@@ -162,9 +184,23 @@ func (e *Engine) RunWith(ctx context.Context, seg Segment, alongside func(contex
 	return st, scanErr
 }
 
+// unreadKeys are the credentials of a run whose probe could not read the
+// key, by secret name.
+type unreadKeys struct {
+	mu       sync.Mutex
+	bySecret map[string][]credentials.Credential
+}
+
+func (u *unreadKeys) add(c credentials.Credential) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.bySecret[c.SecretName] = append(u.bySecret[c.SecretName], c)
+}
+
 // newPool returns the run's pool: each job is refreshed within ctx (not
-// stopCtx: in-flight work finishes), counted in n and marked done in tr.
-func (e *Engine) newPool(ctx, stopCtx context.Context, tr *tracker, n *counters) *pool {
+// stopCtx: in-flight work finishes), counted in n and marked done in tr; a
+// probe that could not read its key is noted in un.
+func (e *Engine) newPool(ctx, stopCtx context.Context, tr *tracker, n *counters, un *unreadKeys) *pool {
 	o := e.opts
 	return &pool{
 		global: make(chan struct{}, o.Concurrency), per: o.PerProvider, backlog: o.Backlog,
@@ -173,6 +209,9 @@ func (e *Engine) newPool(ctx, stopCtx context.Context, tr *tracker, n *counters)
 			ictx, icancel := context.WithTimeout(ctx, o.ItemTimeout) // ctx, not stopCtx: in-flight work finishes
 			res, err := e.ref.Refresh(ictx, j.c)
 			icancel()
+			if keyUnread(res) {
+				un.add(j.c)
+			}
 			n.probed.Add(1)
 			if res.Reachable {
 				n.reachable.Add(1)
@@ -253,6 +292,37 @@ func (e *Engine) saveCursor(ctx context.Context, seg Segment, owner, pos string,
 	} else if err != nil {
 		o.Log.ErrorContext(ctx, "refresh: cursor not saved; the next run repeats this one's work once the lease ends", "segment", seg.Index, "until", until, "err", err)
 	}
+}
+
+func keyUnread(res usage.Result) bool {
+	return !res.Reachable && res.Error != nil && *res.Error == liveusage.KeyUnreadable
+}
+
+// reprobe probes again, in parallel, the credentials whose key could not
+// be read from a secret the sweep restored since (at most its restore cap),
+// replacing their first result in the figures and the cache.
+func (e *Engine) reprobe(ctx context.Context, restored []string, unread map[string][]credentials.Credential, n *counters) int {
+	var wg sync.WaitGroup
+	var count atomic.Int64
+	for _, name := range restored {
+		for _, c := range unread[name] {
+			wg.Go(func() {
+				ictx, cancel := context.WithTimeout(ctx, e.opts.ItemTimeout)
+				defer cancel()
+				res, err := e.ref.Refresh(ictx, c)
+				count.Add(1)
+				if res.Reachable { // the first probe counted as unreachable
+					n.unreachable.Add(-1)
+					n.reachable.Add(1)
+				}
+				if err != nil {
+					e.opts.Log.WarnContext(ctx, "refresh: result not cached", "org", c.OrgID, "credential", c.ID, "err", err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return int(count.Load())
 }
 
 // page reads a page, retrying a few times past the SDK's own retries (a

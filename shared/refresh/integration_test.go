@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/acme/provider-credentials/shared/app"
 	"github.com/acme/provider-credentials/shared/credentials"
@@ -136,6 +137,7 @@ func newWorld(t *testing.T, vars ...string) *world {
 	for i := 0; i+1 < len(vars); i += 2 {
 		env.Set(vars[i], vars[i+1])
 	}
+	env.SecretPrefix, env.StackName = env.Getenv("SECRET_PREFIX"), env.Getenv("STACK_NAME")
 	ctx := context.Background()
 	b, err := app.NewBuilder(ctx, env.Getenv, app.Clients{DynamoDB: env.DDB, SecretsManager: env.SM})
 	if err != nil {
@@ -147,11 +149,17 @@ func newWorld(t *testing.T, vars ...string) *world {
 	if w.keys, err = secrets.New(env.SM, env.SecretPrefix, 7); err != nil {
 		t.Fatalf("secrets.New: %v", err)
 	}
+	w.keys = w.keys.WithStack(env.StackName)
 	w.svc = credentials.NewService(w.store, credentials.Options{
 		Keys: w.keys, Log: b.Log,
 		BaseURLCheck: func(p, raw string) error { return usage.ValidateBaseURL(p, raw, true) },
 	})
 	return w
+}
+
+// stackTag is the tag the world's key store puts on its secrets.
+func (w *world) stackTag() []smtypes.Tag {
+	return []smtypes.Tag{{Key: aws.String(secrets.StackTag), Value: aws.String(w.env.StackName)}}
 }
 
 func (w *world) logs() string {
@@ -385,7 +393,7 @@ func TestSweepOrphanedSecrets(t *testing.T) {
 
 	put := func(name string) {
 		t.Helper()
-		if _, err := w.env.SM.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String(`{"api_key":"x"}`)}); err != nil {
+		if _, err := w.env.SM.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String(`{"api_key":"x"}`), Tags: w.stackTag()}); err != nil {
 			t.Fatalf("create secret %s: %v", name, err)
 		}
 	}
@@ -644,7 +652,7 @@ func TestSweepSparesAKeyReaddedAfterTheClaimCheck(t *testing.T) {
 		t.Fatalf("store credential: %v", err)
 	}
 	name := w.keys.Name(keyless.OrgID, keyless.ID) // left live when its key was cleared
-	if _, err := w.env.SM.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String(`{"api_key":"old"}`)}); err != nil {
+	if _, err := w.env.SM.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String(`{"api_key":"old"}`), Tags: w.stackTag()}); err != nil {
 		t.Fatalf("create secret: %v", err)
 	}
 	claims := &raceClaims{Store: w.store, readd: func() {

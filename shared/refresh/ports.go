@@ -81,6 +81,10 @@ type ListedSecret struct {
 	Deleted      bool      // scheduled for deletion
 	// DeletedAt is when the deletion was requested (zero unless Deleted).
 	DeletedAt time.Time
+	// Owned: tagged with this deployment's stack. List lists only those;
+	// Describe says, so that a re-check before a deletion or a restore
+	// sees a secret that is not this stack's.
+	Owned bool
 }
 
 // ClaimChecker says which secrets a credential claims, in bulk and (with a

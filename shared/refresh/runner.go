@@ -131,14 +131,17 @@ func (r *Runner) Run(ctx context.Context, segment int) (Report, error) {
 		return Report{}, fmt.Errorf("refresh: segment %d: want 0 to %d (REFRESH_TOTAL_SEGMENTS=%d)", segment, r.cfg.TotalSegments-1, r.cfg.TotalSegments)
 	}
 	var rep Report
-	var sweep func(context.Context) // runs while the lease is held; the engine waits for it
+	// The sweep runs while the lease is held; the engine waits for it,
+	// then probes again the credentials whose secret it restored.
+	var sweep func(context.Context) []string
 	if segment == 0 && r.sweep != nil {
-		sweep = func(sctx context.Context) {
+		sweep = func(sctx context.Context) []string {
 			st, err := r.sweep(sctx)
 			rep.Sweep, rep.SweepErr = &st, err
+			return st.RestoredNames
 		}
 	}
-	st, err := r.engine.RunWith(ctx, Segment{Index: segment, Total: r.cfg.TotalSegments}, sweep)
+	st, err := r.engine.run(ctx, Segment{Index: segment, Total: r.cfg.TotalSegments}, sweep)
 	rep.Stats = st
 	r.summarize(ctx, rep, err)
 	return rep, err
@@ -150,7 +153,7 @@ func (r *Runner) summarize(ctx context.Context, rep Report, runErr error) {
 		"seen", rep.Seen, "ineligible", rep.Ineligible, "invalid", rep.Invalid,
 		"probed", rep.Probed, "reachable", rep.Reachable, "unreachable", rep.Unreachable,
 		"cache_failed", rep.CacheFailed, "skipped_for_time", rep.SkippedForTime,
-		"stopped_for_time", rep.StoppedForTime, "reached_end", rep.ReachedEnd, "skipped", rep.Skipped,
+		"stopped_for_time", rep.StoppedForTime, "reached_end", rep.ReachedEnd, "skipped", rep.Skipped, "reprobed", rep.Reprobed,
 		"duration_ms", rep.Duration.Milliseconds(),
 	}
 	if rep.Sweep != nil {

@@ -34,11 +34,21 @@ type SweepStats struct {
 	Restored      int // scheduled for deletion though their credential still claims them: deletion cancelled
 	RestoreHeld   int // claimed in the bulk check, but when re-checked locked, no longer claimed, or no longer an old scheduled deletion: left alone
 	RestoreFailed int // restores (or their re-checks) that failed
+
+	// RestoredNames are the secrets restored: a probe of their credential
+	// earlier in the same run could not read the key, and is made again.
+	RestoredNames []string
 }
 
 // Sweep repairs the two ways the credentials table and the key store can
 // disagree when a function dies between its two writes (a timeout kills it
 // before its compensation runs).
+//
+// It lists, and touches, only this stack's secrets: under its prefix and
+// tagged with its stack (SecretLister.List filters on both), and each
+// re-check before a deletion or a restore reads the tag again, so a
+// secret of another deployment is never deleted or restored, even one
+// that shares the prefix.
 //
 // Orphans: it schedules for deletion (with the key store's recovery
 // window, not forced) the secrets under the prefix that no credential
@@ -240,6 +250,7 @@ func (sw *sweeper) flushPending(ctx context.Context) error {
 			continue
 		}
 		st.Restored++
+		st.RestoredNames = append(st.RestoredNames, ref.SecretName)
 		o.Log.WarnContext(ctx, "sweep: restored a secret scheduled for deletion that its credential still claims (a request died between the two writes)",
 			"secret", ref.SecretName, "org", ref.OrgID, "credential", ref.CredentialID)
 	}
@@ -266,6 +277,8 @@ func recheckRestore(ctx context.Context, list SecretLister, claims ClaimChecker,
 		return "", err
 	case !found || !l.Deleted:
 		return "no longer scheduled for deletion", nil
+	case !l.Owned:
+		return "not tagged with this stack", nil
 	case !l.DeletedAt.Before(cutoff):
 		return "deletion requested again since it was listed", nil
 	}
@@ -286,5 +299,5 @@ func recheck(ctx context.Context, list SecretLister, claims ClaimChecker, ref Se
 	if err != nil || !found {
 		return false, err
 	}
-	return !now.Deleted && now.Changed.Before(cutoff), nil
+	return now.Owned && !now.Deleted && now.Changed.Before(cutoff), nil
 }

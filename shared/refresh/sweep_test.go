@@ -61,11 +61,13 @@ func (o *oneSecret) ScheduleDelete(_ context.Context, name string) error {
 
 func TestSweepRechecksBeforeDeleting(t *testing.T) {
 	now := time.Now()
-	old := refresh.ListedSecret{Name: "p/org/c1", OrgID: "org", CredentialID: "c1", Changed: now.Add(-48 * time.Hour)}
+	old := refresh.ListedSecret{Name: "p/org/c1", OrgID: "org", CredentialID: "c1", Changed: now.Add(-48 * time.Hour), Owned: true}
 	recent := old
 	recent.Changed = now.Add(-time.Minute)
 	pending := old
 	pending.Deleted = true
+	foreign := old
+	foreign.Owned = false
 	tests := []struct {
 		name        string
 		now         refresh.ListedSecret
@@ -80,6 +82,7 @@ func TestSweepRechecksBeforeDeleting(t *testing.T) {
 		{"claimed since the bulk check", old, true, true, nil, false, 1, 0},
 		{"written since it was listed", recent, true, false, nil, false, 1, 0},
 		{"scheduled for deletion since", pending, true, false, nil, false, 1, 0},
+		{"not tagged with this stack when re-read", foreign, true, false, nil, false, 1, 0},
 		{"gone since", refresh.ListedSecret{}, false, false, nil, false, 1, 0},
 		{"re-read failed", refresh.ListedSecret{}, false, false, errors.New("throttled"), false, 0, 1},
 	}
@@ -99,12 +102,14 @@ func TestSweepRechecksBeforeDeleting(t *testing.T) {
 
 func TestSweepRestoresOnlyAClaimedOldUnlockedDeletion(t *testing.T) {
 	now := time.Now()
-	pending := refresh.ListedSecret{Name: "p/org/c1", OrgID: "org", CredentialID: "c1", Changed: now.Add(-48 * time.Hour),
+	pending := refresh.ListedSecret{Name: "p/org/c1", OrgID: "org", CredentialID: "c1", Changed: now.Add(-48 * time.Hour), Owned: true,
 		Deleted: true, DeletedAt: now.Add(-10 * time.Minute)}
 	fresh := pending
 	fresh.DeletedAt = now.Add(-time.Minute)
 	live := pending
 	live.Deleted, live.DeletedAt = false, time.Time{}
+	foreign := pending
+	foreign.Owned = false
 	tests := []struct {
 		name          string
 		listed        refresh.ListedSecret
@@ -123,6 +128,7 @@ func TestSweepRestoresOnlyAClaimedOldUnlockedDeletion(t *testing.T) {
 		{"credential locked", pending, true, true, true, pending, true, nil, false, 1, 0},
 		{"deletion requested again since", pending, true, true, false, fresh, true, nil, false, 1, 0},
 		{"restored since", pending, true, true, false, live, true, nil, false, 1, 0},
+		{"not tagged with this stack when re-read", pending, true, true, false, foreign, true, nil, false, 1, 0},
 		{"gone since", pending, true, true, false, refresh.ListedSecret{}, false, nil, false, 1, 0},
 		{"re-read failed", pending, true, true, false, refresh.ListedSecret{}, false, errors.New("throttled"), false, 0, 1},
 	}
@@ -171,7 +177,7 @@ func (m *manyPending) ClaimedSecrets(_ context.Context, refs []refresh.SecretCla
 
 func TestSweepCapsRestores(t *testing.T) {
 	now := time.Now()
-	l := refresh.ListedSecret{OrgID: "org", Changed: now.Add(-48 * time.Hour), Deleted: true, DeletedAt: now.Add(-time.Hour)}
+	l := refresh.ListedSecret{OrgID: "org", Changed: now.Add(-48 * time.Hour), Deleted: true, Owned: true, DeletedAt: now.Add(-time.Hour)}
 	m := &manyPending{oneSecret: oneSecret{listed: l, now: l, found: true, claimedNow: true}, n: 7}
 	st, err := refresh.Sweep(context.Background(), m, m, m, refresh.SweepOptions{Now: func() time.Time { return now }, MaxRestores: 3, Log: quiet()})
 	if err != nil {

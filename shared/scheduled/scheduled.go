@@ -43,6 +43,9 @@ func Runner(b *app.Builder, cfg refresh.Config, metrics io.Writer) (*refresh.Run
 		Metrics:   metrics,
 	}
 	if cfg.SweepMaxDeletes > 0 {
+		if b.Config.StackName == "" {
+			return nil, errors.New("scheduled: STACK_NAME is not set: the sweep touches only the secrets tagged with its stack")
+		}
 		lister, ok := b.Clients.SecretsManager.(secrets.ListDescribeAPI)
 		if !ok {
 			return nil, errors.New("scheduled: the Secrets Manager client cannot ListSecrets and DescribeSecret")

@@ -33,7 +33,7 @@ func TestCreateUsesTheConfiguredKMSKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.WithKMSKey(tc.key).Create(context.Background(), ref, "sk-test-key"); err != nil {
+		if _, err := s.WithStack("test").WithKMSKey(tc.key).Create(context.Background(), ref, "sk-test-key"); err != nil {
 			t.Fatalf("Create: %v", err)
 		}
 		if got := aws.ToString(sm.in.KmsKeyId); got != tc.want || (tc.want == "" && sm.in.KmsKeyId != nil) {

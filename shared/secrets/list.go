@@ -52,15 +52,26 @@ func (l *Lister) Describe(ctx context.Context, name string) (refresh.ListedSecre
 	return l.store.Describe(ctx, l.api, name)
 }
 
-// List calls fn for every secret whose name starts with <prefix>/, one
-// ListSecrets page (100) at a time, until fn returns false or an error.
-// Secrets scheduled for deletion are listed too (IncludePlannedDeletion),
-// marked Deleted.
+// List calls fn for every secret whose name starts with <prefix>/ and
+// that is tagged with the store's stack, one ListSecrets page (100) at a
+// time, until fn returns false or an error. Secrets scheduled for deletion
+// are listed too (IncludePlannedDeletion), marked Deleted. A store without
+// a stack lists nothing and fails: it cannot tell its secrets from
+// another stack's.
 func (s *Store) List(ctx context.Context, api ListAPI, fn func(refresh.ListedSecret) (bool, error)) error {
+	if s.stack == "" {
+		return fmt.Errorf("secrets: list %s/: no stack to list the secrets of (STACK_NAME)", s.prefix)
+	}
 	in := &secretsmanager.ListSecretsInput{
 		MaxResults:             aws.Int32(100),
 		IncludePlannedDeletion: aws.Bool(true),
-		Filters:                []smtypes.Filter{{Key: smtypes.FilterNameStringTypeName, Values: []string{s.prefix + "/"}}},
+		// The tag filters match a key and a value separately: the
+		// pair is checked on each entry below.
+		Filters: []smtypes.Filter{
+			{Key: smtypes.FilterNameStringTypeName, Values: []string{s.prefix + "/"}},
+			{Key: smtypes.FilterNameStringTypeTagKey, Values: []string{StackTag}},
+			{Key: smtypes.FilterNameStringTypeTagValue, Values: []string{s.stack}},
+		},
 	}
 	p := secretsmanager.NewListSecretsPaginator(api, in)
 	for p.HasMorePages() {
@@ -70,10 +81,10 @@ func (s *Store) List(ctx context.Context, api ListAPI, fn func(refresh.ListedSec
 		}
 		for _, e := range page.SecretList {
 			name := aws.ToString(e.Name)
-			if !strings.HasPrefix(name, s.prefix+"/") { // the name filter is a prefix match, but be sure
+			if !strings.HasPrefix(name, s.prefix+"/") || !s.owns(e.Tags) { // the filters match, but be sure
 				continue
 			}
-			more, err := fn(s.listed(name, e.CreatedDate, e.LastChangedDate, e.DeletedDate))
+			more, err := fn(s.listed(name, e.CreatedDate, e.LastChangedDate, e.DeletedDate, e.Tags))
 			if err != nil || !more {
 				return err
 			}
@@ -102,11 +113,21 @@ func (s *Store) Describe(ctx context.Context, api DescribeAPI, name string) (l r
 	if err != nil {
 		return refresh.ListedSecret{}, false, fmt.Errorf("secrets: describe %s: %w", name, err)
 	}
-	return s.listed(name, out.CreatedDate, out.LastChangedDate, out.DeletedDate), true, nil
+	return s.listed(name, out.CreatedDate, out.LastChangedDate, out.DeletedDate, out.Tags), true, nil
 }
 
-func (s *Store) listed(name string, created, changed, deleted *time.Time) refresh.ListedSecret {
-	l := refresh.ListedSecret{Name: name, Deleted: deleted != nil}
+// owns reports whether tags name the store's stack.
+func (s *Store) owns(tags []smtypes.Tag) bool {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == StackTag {
+			return s.stack != "" && aws.ToString(t.Value) == s.stack
+		}
+	}
+	return false
+}
+
+func (s *Store) listed(name string, created, changed, deleted *time.Time, tags []smtypes.Tag) refresh.ListedSecret {
+	l := refresh.ListedSecret{Name: name, Deleted: deleted != nil, Owned: s.owns(tags)}
 	if deleted != nil {
 		l.DeletedAt = s.deletedAt(*deleted, time.Now())
 	}

@@ -34,6 +34,7 @@ type Store struct {
 	prefix         string
 	recoveryWindow int64  // days, 7 to 30
 	kmsKeyID       string // empty: Secrets Manager's AWS managed key
+	stack          string // the stack tag of the secrets this store creates and lists; "": none (read only)
 }
 
 var _ credentials.KeyStore = (*Store)(nil)
@@ -58,6 +59,20 @@ func New(sm API, prefix string, recoveryDays int) (*Store, error) {
 func (s *Store) WithKMSKey(keyID string) *Store {
 	c := *s
 	c.kmsKeyID = strings.TrimSpace(keyID)
+	return &c
+}
+
+// StackTag is the tag naming the stack a secret belongs to.
+const StackTag = "stack"
+
+// WithStack returns a copy of s that tags the secrets it creates with
+// stack and lists only secrets so tagged: two deployments in one account
+// and region never touch each other's keys, even under one prefix. A
+// store without a stack can read and write keys but creates no secret
+// (Create fails) and lists none.
+func (s *Store) WithStack(stack string) *Store {
+	c := *s
+	c.stack = tagValue(stack)
 	return &c
 }
 
@@ -120,6 +135,9 @@ func tagValue(v string) string {
 // scheduled for deletion (its key was cleared before), that secret is
 // restored and given the new key.
 func (s *Store) Create(ctx context.Context, ref credentials.SecretRef, apiKey string) (string, error) {
+	if s.stack == "" {
+		return "", fmt.Errorf("secrets: create %s: no stack to tag the secret with (STACK_NAME)", ref.Name)
+	}
 	v, err := value(apiKey)
 	if err != nil {
 		return "", err
@@ -132,6 +150,7 @@ func (s *Store) Create(ctx context.Context, ref credentials.SecretRef, apiKey st
 			{Key: aws.String("org"), Value: aws.String(tagValue(ref.OrgID))},
 			{Key: aws.String("credential"), Value: aws.String(ref.CredentialID)},
 			{Key: aws.String("provider"), Value: aws.String(ref.Provider)},
+			{Key: aws.String(StackTag), Value: aws.String(s.stack)},
 		},
 	}
 	if s.kmsKeyID != "" {

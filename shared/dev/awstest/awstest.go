@@ -97,6 +97,7 @@ type Env struct {
 	CredTable    string
 	UsageTable   string
 	SecretPrefix string
+	StackName    string // the STACK_NAME the functions see: their secrets' tag
 	vars         map[string]string
 }
 
@@ -113,6 +114,7 @@ func New(t testing.TB) *Env {
 	e := &Env{
 		DDB: dynamodb.NewFromConfig(cfg), SM: secretsmanager.NewFromConfig(cfg), Calls: calls,
 		CredTable: "creds-" + suffix, UsageTable: "usage-" + suffix, SecretPrefix: "test-" + suffix,
+		StackName: "stack-" + suffix,
 	}
 	tpl, err := Template()
 	if err != nil {
@@ -129,6 +131,7 @@ func New(t testing.TB) *Env {
 	}
 	e.vars = map[string]string{
 		"CREDENTIALS_TABLE": e.CredTable, "USAGE_TABLE": e.UsageTable, "SECRET_PREFIX": e.SecretPrefix,
+		"STACK_NAME":                   e.StackName,
 		"PROBE_ALLOW_PRIVATE_NETWORKS": "1",
 	}
 	calls.Reset()

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -17,6 +18,9 @@ type Calls struct {
 	failAt   int       // 1-based index of the call to fail; 0: none
 	mode     faultMode // how
 	injected int       // faults injected since the last Reset or plan
+	err      error     // what a call failed before it is sent returns; nil: a *Fault
+	outage   string    // service id whose every call fails before it is sent; "": none
+	alsoAt   int       // 1-based index of a second call to fail before it is sent; 0: none
 }
 
 type faultMode int
@@ -55,11 +59,17 @@ func (c *Calls) apiOptions() func(*middleware.Stack) error {
 				op := awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
 				c.mu.Lock()
 				c.ops = append(c.ops, op)
-				fail, mode := c.failAt == len(c.ops), c.mode
+				fail, mode, ferr := c.failAt == len(c.ops), c.mode, c.err
+				if c.outage != "" && c.outage == awsmiddleware.GetServiceID(ctx) || c.alsoAt == len(c.ops) {
+					fail, mode = true, beforeSend
+				}
 				c.mu.Unlock()
 				switch {
 				case fail && mode == beforeSend:
 					c.count()
+					if ferr != nil {
+						return middleware.InitializeOutput{}, middleware.Metadata{}, ferr
+					}
 					return middleware.InitializeOutput{}, middleware.Metadata{}, &Fault{Op: op}
 				case fail && mode == retryAfter:
 					ctx = context.WithValue(ctx, retryKey{}, new(bool))
@@ -91,7 +101,15 @@ func (c *Calls) apiOptions() func(*middleware.Stack) error {
 func (c *Calls) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ops, c.failAt, c.mode, c.injected = nil, 0, beforeSend, 0
+	c.ops, c.failAt, c.mode, c.injected, c.err, c.outage, c.alsoAt = nil, 0, beforeSend, 0, nil, "", 0
+}
+
+// AlsoFailAt makes the n-th call (counted as the planned fault's are)
+// fail before it is sent too, on top of the fault planned last.
+func (c *Calls) AlsoFailAt(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.alsoAt = n
 }
 
 func (c *Calls) count() {
@@ -111,7 +129,34 @@ func (c *Calls) Injected() int {
 func (c *Calls) FailAt(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ops, c.failAt, c.mode, c.injected = nil, n, beforeSend, 0
+	c.ops, c.failAt, c.mode, c.injected, c.err, c.alsoAt = nil, n, beforeSend, 0, nil, 0
+}
+
+// FailAtWith makes the n-th call from now fail before it is sent with err
+// (an AWS-shaped error such as Throttled or Unavailable), 1-based.
+func (c *Calls) FailAtWith(n int, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ops, c.failAt, c.mode, c.injected, c.err, c.alsoAt = nil, n, beforeSend, 0, err, 0
+}
+
+// Outage makes every call to the service (its SDK service id: "DynamoDB",
+// "Secrets Manager") fail before it is sent, with err (nil: a *Fault),
+// until Reset.
+func (c *Calls) Outage(service string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.outage, c.err = service, err
+}
+
+// Throttled is the error AWS gives a throttled call.
+func Throttled(op string) error {
+	return &smithy.GenericAPIError{Code: "ThrottlingException", Message: "Rate exceeded (injected in " + op + ")", Fault: smithy.FaultServer}
+}
+
+// Unavailable is the error of a call AWS could not serve (HTTP 503).
+func Unavailable(op string) error {
+	return &smithy.GenericAPIError{Code: "ServiceUnavailable", Message: "injected outage in " + op, Fault: smithy.FaultServer}
 }
 
 // LoseAnswerAt lets the n-th call from now go through, then fails it as if
@@ -119,7 +164,7 @@ func (c *Calls) FailAt(n int) {
 func (c *Calls) LoseAnswerAt(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ops, c.failAt, c.mode, c.injected = nil, n, loseAnswer, 0
+	c.ops, c.failAt, c.mode, c.injected, c.alsoAt = nil, n, loseAnswer, 0, 0
 }
 
 // RetryAfterSendAt lets the n-th call from now go through and loses its
@@ -128,7 +173,7 @@ func (c *Calls) LoseAnswerAt(n int) {
 func (c *Calls) RetryAfterSendAt(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ops, c.failAt, c.mode, c.injected = nil, n, retryAfter, 0
+	c.ops, c.failAt, c.mode, c.injected, c.alsoAt = nil, n, retryAfter, 0, 0
 }
 
 // Ops returns the operations made since the last Reset, as "Service.Operation".

@@ -89,6 +89,7 @@ func NewWorld(ctx context.Context, endpoint string, tpl *samtemplate.Template) (
 		"CREDENTIALS_TABLE":            "bench-creds-" + suffix,
 		"USAGE_TABLE":                  "bench-usage-" + suffix,
 		"SECRET_PREFIX":                "bench-" + suffix,
+		"STACK_NAME":                   "bench-" + suffix,
 		"PROBE_ALLOW_PRIVATE_NETWORKS": "1",
 		// A day: a replayed cache hit must stay a hit however long it runs.
 		"USAGE_FRESH_SECONDS": "86400",

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/acme/provider-credentials/shared/dev/awstest"
 )
 
 type storedCred struct {
@@ -108,12 +110,14 @@ func (h *harness) consistency() error {
 }
 
 // TestFailureAtEveryAWSCall fails each AWS call of each write path in turn,
-// in three ways: before it is sent; after AWS carried it out, its answer
-// lost past the SDK's retries; and after AWS carried it out, its first
-// answer lost so that the SDK sends it again. Each time the request must
-// answer its clean status or a bare 500, a success must have done what it
-// says, the two stores must agree, no key may leak, no compensation may
-// fail, and the credential must not be left locked.
+// in four ways: before it is sent; after AWS carried it out, its answer
+// lost past the SDK's retries; after AWS carried it out, its first answer
+// lost so that the SDK sends it again; and refused by AWS as throttled or
+// unavailable (alternately). Each time the request must answer its clean
+// status or a bare 500 (for AWS's refusals, a 503 with Retry-After), a
+// success must have done what it says, the two stores must agree, no key
+// may leak, no compensation may fail, and the credential must not be left
+// locked.
 func TestFailureAtEveryAWSCall(t *testing.T) {
 	withKey := func(h *harness, admin string) string {
 		return h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": "sk-old-key-1111"}).ID
@@ -187,8 +191,8 @@ func TestFailureAtEveryAWSCall(t *testing.T) {
 			}
 			h.checkConsistent()
 			t.Logf("%s: %d AWS calls %v", p.name, len(calls), calls)
-			for _, mode := range []string{"before send", "answer lost", "answer lost, SDK retried"} {
-				faulted := 0
+			for _, mode := range []string{"before send", "answer lost", "answer lost, SDK retried", "AWS outage"} {
+				faulted, unavailable := 0, 0
 				for i := 1; i <= len(calls); i++ {
 					h := newHarness(t)
 					admin := h.token("org-f", "admin")
@@ -201,6 +205,12 @@ func TestFailureAtEveryAWSCall(t *testing.T) {
 						h.env.Calls.FailAt(i)
 					case "answer lost":
 						h.env.Calls.LoseAnswerAt(i)
+					case "AWS outage":
+						if i%2 == 1 {
+							h.env.Calls.FailAtWith(i, awstest.Throttled(p.name))
+						} else {
+							h.env.Calls.FailAtWith(i, awstest.Unavailable(p.name))
+						}
 					default:
 						h.env.Calls.RetryAfterSendAt(i)
 					}
@@ -209,12 +219,22 @@ func TestFailureAtEveryAWSCall(t *testing.T) {
 					where := fmt.Sprintf("%s at call %d of %v", mode, i, ops)
 					// A call that fails on its own (a duplicate's transaction) has
 					// no answer to lose: 0 then, never more than 1.
-					if injected > 1 || injected == 0 && mode == "before send" {
+					if injected > 1 || injected == 0 && (mode == "before send" || mode == "AWS outage") {
 						t.Fatalf("%s: %d faults injected", where, injected)
 					}
 					faulted += injected
-					if r.status != 500 && r.status != clean.status {
-						t.Errorf("%s: status = %d, want 500 or %d", where, r.status, clean.status)
+					failed := 500
+					if mode == "AWS outage" {
+						failed = 503
+					}
+					if r.status != failed && r.status != clean.status {
+						t.Errorf("%s: status = %d, want %d or %d", where, r.status, failed, clean.status)
+					}
+					if r.status == 503 {
+						unavailable++
+						if r.header.Get("Retry-After") == "" || r.detail(t) != "The credential storage is unavailable; retry shortly." {
+							t.Errorf("%s: 503 without Retry-After or detail: %v %s", where, r.header, r.body)
+						}
 					}
 					if r.status == 500 && string(r.body) != `{"detail":"internal error"}` {
 						t.Errorf("%s: body = %s", where, r.body)
@@ -245,6 +265,9 @@ func TestFailureAtEveryAWSCall(t *testing.T) {
 				}
 				if faulted < len(calls)-1 {
 					t.Errorf("%s: faults injected in %d of %d runs", mode, faulted, len(calls))
+				}
+				if mode == "AWS outage" && unavailable == 0 {
+					t.Errorf("%s: no run answered 503", mode)
 				}
 			}
 		})

@@ -36,6 +36,13 @@ var tableEnv = map[string]string{"CredentialsTable": "CREDENTIALS_TABLE", "Usage
 // the environment variables the functions read.
 func StartStack(ctx context.Context, tpl *samtemplate.Template) (*Stack, error) {
 	s := &Stack{Tables: map[string]string{}}
+	// STACK_NAME: the tag of the secrets make run creates (the template
+	// sets it from the stack's name).
+	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "STACK_NAME": "local"} {
+		if os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
+	}
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
 		srv, err := moto.Start(ctx)
 		if err != nil {

@@ -334,6 +334,7 @@ func keyImplementations(t *testing.T, run func(t *testing.T, k keyStore)) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ks = ks.WithStack(env.StackName)
 		run(t, listingStore{ks, secrets.NewLister(ks, env.SM)})
 	})
 }

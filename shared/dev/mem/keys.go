@@ -235,7 +235,8 @@ func (k *KeyStore) Restore(_ context.Context, name string) error {
 }
 
 func (k *KeyStore) listed(name string, s *secret) refresh.ListedSecret {
-	l := refresh.ListedSecret{Name: name, Changed: s.changed, Deleted: s.deleted, DeletedAt: s.deletedAt}
+	// One in-memory key store is one stack's: every secret in it is its own.
+	l := refresh.ListedSecret{Name: name, Changed: s.changed, Deleted: s.deleted, DeletedAt: s.deletedAt, Owned: true}
 	if rest, ok := strings.CutPrefix(name, k.prefix()+"/"); ok {
 		if org, id, ok := strings.Cut(rest, "/"); ok && !strings.Contains(id, "/") {
 			l.OrgID, l.CredentialID = org, id

@@ -127,7 +127,12 @@ func TestValidatorRejectsWrongBodies(t *testing.T) {
 type apiHarness struct {
 	h   http.Handler
 	dev *authn.DevIssuer
+	env *awstest.Env
 }
+
+// outage, at the end of a call's who, runs the call with every DynamoDB
+// call throttled.
+const outage = " during an outage"
 
 func newAPI(t *testing.T) *apiHarness {
 	t.Helper()
@@ -149,7 +154,7 @@ func newAPI(t *testing.T) *apiHarness {
 	if err != nil {
 		t.Fatalf("local API: %v", err)
 	}
-	return &apiHarness{h: gw, dev: dev}
+	return &apiHarness{h: gw, dev: dev, env: env}
 }
 
 func (a *apiHarness) token(t *testing.T, who string) string {
@@ -174,6 +179,11 @@ func (a *apiHarness) token(t *testing.T, who string) string {
 
 func (a *apiHarness) do(t *testing.T, method, path, who, body string) openapicheck.Response {
 	t.Helper()
+	if w, ok := strings.CutSuffix(who, outage); ok {
+		who = w
+		a.env.Calls.Outage("DynamoDB", awstest.Throttled("DynamoDB"))
+		defer a.env.Calls.Reset()
+	}
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -216,6 +226,7 @@ func scenario(provider string) []call {
 		{httpapi.RouteList, "/provider-credentials", "member", "", 200},
 		{httpapi.RouteList, "/provider-credentials", "", "", 401},
 		{httpapi.RouteList, "/provider-credentials", "no-org", "", 403},
+		{httpapi.RouteList, "/provider-credentials", "member" + outage, "", 503},
 
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":"openai","account_key":"dup"}`, 201},
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":"openai","account_key":"dup"}`, 409},
@@ -225,6 +236,7 @@ func scenario(provider string) []call {
 		{httpapi.RouteCreate, "/provider-credentials", "admin", big, 413},
 		{httpapi.RouteCreate, "/provider-credentials", "member", `{"provider":"openai","account_key":"m"}`, 403},
 		{httpapi.RouteCreate, "/provider-credentials", "", `{"provider":"openai","account_key":"m"}`, 401},
+		{httpapi.RouteCreate, "/provider-credentials", "admin" + outage, `{"provider":"openai","account_key":"o","api_key":` + key + `}`, 503},
 
 		{httpapi.RouteTest, "/provider-credentials/test", "admin", `{"provider":"openai_compatible","api_key":` + key + `,"base_url":"` + provider + `"}`, 200},
 		{httpapi.RouteTest, "/provider-credentials/test", "admin", `{"provider":"acme","api_key":"k"}`, 422},
@@ -237,6 +249,7 @@ func scenario(provider string) []call {
 		{httpapi.RouteGet, "/provider-credentials/not-a-uuid", "member", "", 422},
 		{httpapi.RouteGet, "/provider-credentials/{id}", "no-org", "", 403},
 		{httpapi.RouteGet, "/provider-credentials/{id}", "", "", 401},
+		{httpapi.RouteGet, "/provider-credentials/{id}", "member" + outage, "", 503},
 
 		{httpapi.RouteUsage, "/provider-credentials/{id}/usage", "member", "", 200},
 		{httpapi.RouteUsage, "/provider-credentials/{id}/usage?refresh=true", "member", "", 200},
@@ -244,6 +257,7 @@ func scenario(provider string) []call {
 		{httpapi.RouteUsage, "/provider-credentials/not-a-uuid/usage", "member", "", 422},
 		{httpapi.RouteUsage, "/provider-credentials/{id}/usage", "no-org", "", 403},
 		{httpapi.RouteUsage, "/provider-credentials/{id}/usage", "", "", 401},
+		{httpapi.RouteUsage, "/provider-credentials/{id}/usage", "member" + outage, "", 503},
 
 		{httpapi.RouteUpdate, "/provider-credentials/{id}", "admin", `{"display_name":"Production","active":false}`, 200},
 		{httpapi.RouteUpdate, "/provider-credentials/{id}", "admin", `{"api_key":"sk-rotated-not-real-4321"}`, 200},
@@ -254,12 +268,14 @@ func scenario(provider string) []call {
 		{httpapi.RouteUpdate, "/provider-credentials/{id}", "admin", big, 413},
 		{httpapi.RouteUpdate, "/provider-credentials/{id}", "member", `{"active":true}`, 403},
 		{httpapi.RouteUpdate, "/provider-credentials/{id}", "", `{"active":true}`, 401},
+		{httpapi.RouteUpdate, "/provider-credentials/{id}", "admin" + outage, `{"api_key":"sk-outage-not-real-5555"}`, 503},
 
 		{httpapi.RouteDelete, "/provider-credentials/{del}", "admin", "", 204},
 		{httpapi.RouteDelete, "/provider-credentials/{del}", "admin", "", 404},
 		{httpapi.RouteDelete, "/provider-credentials/not-a-uuid", "admin", "", 422},
 		{httpapi.RouteDelete, "/provider-credentials/{id}", "member", "", 403},
 		{httpapi.RouteDelete, "/provider-credentials/{id}", "", "", 401},
+		{httpapi.RouteDelete, "/provider-credentials/{id}", "admin" + outage, "", 503},
 	}
 }
 

@@ -21,13 +21,18 @@ const (
 	fixtureAPIKey  = "sk-fixture-not-a-real-key-wxyz"
 )
 
+// DefaultStackName is the stack name FunctionEnv resolves by default.
+const DefaultStackName = "provider-credentials"
+
 // Seed stores the fixture credentials in the credentials table, and the
-// keyed one's key under secretPrefix.
-func Seed(ctx context.Context, db dynamo.API, sm secrets.API, credTable, usageTable, secretPrefix string) error {
+// keyed one's key under secretPrefix (the functions' SECRET_PREFIX),
+// tagged with stack (their STACK_NAME).
+func Seed(ctx context.Context, db dynamo.API, sm secrets.API, credTable, usageTable, secretPrefix, stack string) error {
 	keys, err := secrets.New(sm, secretPrefix, 7)
 	if err != nil {
 		return fmt.Errorf("rie: seed: %w", err)
 	}
+	keys = keys.WithStack(stack)
 	store := dynamo.New(db, credTable, usageTable)
 	at := time.Date(2026, 5, 20, 22, 3, 57, 123456000, time.UTC)
 	last4 := fixtureAPIKey[len(fixtureAPIKey)-4:]
@@ -56,12 +61,16 @@ func Seed(ctx context.Context, db dynamo.API, sm secrets.API, credTable, usageTa
 }
 
 // FunctionEnv resolves a template function's environment variables as SAM
-// does: parameter defaults (overridden by params), and tables (logical id →
+// does: parameter defaults (overridden by params, which may also set
+// "AWS::StackName", default DefaultStackName), and tables (logical id →
 // physical name) for !Ref and !GetAtt .Arn.
 func FunctionEnv(tpl *samtemplate.Template, fn samtemplate.Function, params, tables map[string]string) (map[string]string, error) {
 	refs := tpl.ParameterValues(params)
 	refs["AWS::Region"], refs["AWS::AccountId"], refs["AWS::Partition"] = "us-east-1", "123456789012", "aws"
-	refs["AWS::URLSuffix"], refs["AWS::StackName"] = "amazonaws.com", "provider-credentials"
+	refs["AWS::URLSuffix"] = "amazonaws.com"
+	if _, ok := params["AWS::StackName"]; !ok {
+		refs["AWS::StackName"] = DefaultStackName
+	}
 	for logical, name := range tables {
 		refs[logical] = name
 		refs[logical+".Arn"] = "arn:aws:dynamodb:us-east-1:123456789012:table/" + name

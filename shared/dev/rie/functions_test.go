@@ -199,11 +199,11 @@ func (s *setup) run(t *testing.T, fn samtemplate.Function, name string, event []
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	env := awstest.New(t)
-	if err := rie.Seed(ctx, env.DDB, env.SM, env.CredTable, env.UsageTable, env.SecretPrefix); err != nil {
+	if err := rie.Seed(ctx, env.DDB, env.SM, env.CredTable, env.UsageTable, env.SecretPrefix+"/"+env.StackName, env.StackName); err != nil {
 		t.Fatal(err)
 	}
 	rec := newRecorder(t, awstest.Endpoint(), failAt)
-	vars, err := rie.FunctionEnv(s.tpl, fn, map[string]string{"SecretPrefix": env.SecretPrefix},
+	vars, err := rie.FunctionEnv(s.tpl, fn, map[string]string{"SecretPrefix": env.SecretPrefix, "AWS::StackName": env.StackName},
 		map[string]string{"CredentialsTable": env.CredTable, "UsageTable": env.UsageTable})
 	if err != nil {
 		t.Fatal(err)
@@ -547,7 +547,7 @@ func resourceKey(v any) string {
 				return strings.TrimSuffix(s, ".Arn")
 			}
 		case "Fn::Sub":
-			if s, ok := i.Args.(string); ok && strings.HasSuffix(s, ":secret:${SecretPrefix}/*") {
+			if s, ok := i.Args.(string); ok && strings.HasSuffix(s, ":secret:${SecretPrefix}/${AWS::StackName}/*") {
 				return "secret"
 			}
 			if s, ok := i.Args.(string); ok && strings.HasSuffix(s, ":event-bus/${EventBusName}") {
