@@ -237,7 +237,8 @@ func runScale(b *testing.B, n, segs, factor int) scaleRun {
 
 // segSource is an in-memory table of n credentials over total parallel
 // scan segments, made page by page as they are read: credential i is in
-// segment i % total, of provider i % providers, at position i.
+// segment i % total, at position i, of provider (i / total) % providers
+// (every segment holds every provider, as DynamoDB's hash spreads them).
 type segSource struct{ n, total, pageSize, providers int }
 
 func (g segSource) Page(_ context.Context, seg refresh.Segment, after string) (dynamo.ScanPage, error) {
@@ -253,7 +254,7 @@ func (g segSource) Page(_ context.Context, seg refresh.Segment, after string) (d
 	for ; i < g.n && len(page.Items) < g.pageSize; i += g.total {
 		c := credentials.Credential{
 			ID: strconv.Itoa(i), OrgID: "org-" + strconv.Itoa(i%97),
-			Provider: "provider-" + strconv.Itoa(i%g.providers), Active: true, HasAPIKey: true,
+			Provider: "provider-" + strconv.Itoa(i/g.total%g.providers), Active: true, HasAPIKey: true,
 		}
 		page.Items = append(page.Items, dynamo.ScanItem{Pos: strconv.Itoa(i), Credential: &c})
 	}
