@@ -1,9 +1,10 @@
-// Command bench runs the benchmarks of shared/dev/bench (and shared/refresh's,
-// when that package exists), prints one figure per line as
+// Command bench runs the benchmarks of shared/dev/bench, shared/refresh and
+// shared/secrets, computes the cost table from their figures (cost.go), prints one figure per line as
 // "name value unit", checks each figure against its target, and writes the
 // same table to BENCHMARKS.md with the machine it ran on. `make bench` runs
 // it. It exits non-zero when a route makes more AWS calls than the design
-// allows or a benchmark fails; time, size and memory targets are reported
+// allows, a credential is probed other than once, or a benchmark fails;
+// time, size, memory, reach and cost targets are reported
 // PASS or FAIL without failing the run (these machines are noisy).
 package main
 
