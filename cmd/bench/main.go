@@ -1,9 +1,10 @@
-// Command bench runs the benchmarks of shared/dev/bench (and shared/refresh's,
-// when that package exists), prints one figure per line as
+// Command bench runs the benchmarks of shared/dev/bench, shared/refresh and
+// shared/secrets, computes the cost table from their figures (cost.go), prints one figure per line as
 // "name value unit", checks each figure against its target, and writes the
 // same table to BENCHMARKS.md with the machine it ran on. `make bench` runs
 // it. It exits non-zero when a route makes more AWS calls than the design
-// allows or a benchmark fails; time, size and memory targets are reported
+// allows, a credential is probed other than once, or a benchmark fails;
+// time, size, memory, reach and cost targets are reported
 // PASS or FAIL without failing the run (these machines are noisy).
 package main
 
@@ -55,6 +56,15 @@ type runner struct {
 	figures []figure
 	failed  []string // why the run fails
 	logs    bytes.Buffer
+
+	ops       map[string]string // route → its measured AWS operations, comma-separated
+	scale     []scaleRun
+	keyReads  map[string]float64 // "<segments>/fits|small" → reads a credential a day
+	keyBytes  float64
+	cost      bench.CostInputs
+	haveCost  bool
+	costLines []bench.CostLine
+	facts     templateFacts
 }
 
 func main() {
@@ -71,6 +81,10 @@ func main() {
 	r.handlers()
 	r.coldStarts()
 	r.refresh()
+	r.refreshScale()
+	r.keyCache()
+	r.costInputs()
+	r.costs()
 	r.print(os.Stdout)
 	if err := os.WriteFile(filepath.Join(root, *out), []byte(r.markdown(start)), 0o644); err != nil {
 		fatal(err)
@@ -190,6 +204,10 @@ func (r *runner) awsCalls() {
 		if ops[name] != "" {
 			note += " — measured: " + ops[name]
 		}
+		if r.ops == nil {
+			r.ops = map[string]string{}
+		}
+		r.ops[name] = ops[name]
 		r.add(figure{group: "aws", name: "aws-calls/" + name, value: n, unit: "calls", check: fmt.Sprintf("≤ %d", p.Target),
 			pass: n <= float64(p.Target), note: note})
 		if n > float64(p.Target) {
@@ -267,7 +285,7 @@ func (r *runner) refresh() {
 		r.add(figure{group: "refresh", name: "refresh", value: -1, unit: "n/a"})
 		return
 	}
-	out, _ := r.goTest("refresh throughput", "./shared/refresh/", "-bench", "Refresh", "-benchtime", "1x")
+	out, _ := r.goTest("refresh throughput", "./shared/refresh/", "-bench", "^BenchmarkRefresh$", "-benchtime", "1x")
 	found := false
 	for _, res := range parse(out) {
 		if v, ok := res.metrics["ideal-ratio"]; ok {
@@ -285,6 +303,9 @@ func (f figure) valueText() string {
 	if f.unit == "n/a" {
 		return ""
 	}
+	if f.unit == "bool" {
+		return map[bool]string{true: "yes", false: "no"}[f.value == 1]
+	}
 	return strconv.FormatFloat(f.value, 'f', f.prec, 64)
 }
 
@@ -292,6 +313,9 @@ func (f figure) valueText() string {
 func (f figure) line() string {
 	if f.unit == "n/a" {
 		return f.name + " n/a"
+	}
+	if f.unit == "bool" {
+		return f.name + " " + f.valueText()
 	}
 	return f.name + " " + f.valueText() + " " + f.unit
 }
@@ -325,6 +349,10 @@ var groups = []struct{ key, title, intro string }{
 	{"aws", "AWS calls per request", "Counted by an SDK middleware (one per operation the code asks for, retries not counted) on one real request per route and outcome against moto. Over target fails `make bench`."},
 	{"handler", "Our own cost per request", "`go test -bench` of each function's handler behind the Lambda adapter (`httpadapter.NewV2(h).ProxyWithContext`), with a realistic payload 2.0 event and the real AWS SDK clients answered in process by responses recorded from moto (no emulator, no socket, no retries)."},
 	{"refresh", "Refresh throughput", "From the scheduled refresh's own benchmark in shared/refresh."},
+	{"scale", "Refresh at 100,000 credentials", scaleIntro},
+	{"keycache", "Key cache reads", keyCacheIntro},
+	{"costin", "Cost inputs", costInputsIntro},
+	{"cost", "Cost", ""},
 }
 
 func (r *runner) markdown(start time.Time) string {
@@ -334,7 +362,11 @@ func (r *runner) markdown(start time.Time) string {
 	fmt.Fprintf(&b, "- Machine: %s, %s, %d cores\n", unameM(), cpuModel(), runtime.NumCPU())
 	fmt.Fprintf(&b, "- Go: %s\n", goVersion(r.root))
 	for _, g := range groups {
-		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", g.title, g.intro)
+		intro := g.intro
+		if g.key == "cost" {
+			intro = r.costIntro()
+		}
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n", g.title, intro)
 		b.WriteString("| figure | value | unit | target | result | why |\n|---|---:|---|---|---|---|\n")
 		for _, f := range r.figures {
 			if f.group != g.key {
@@ -373,6 +405,12 @@ func (r *runner) markdown(start time.Time) string {
 	if failed["cold"] {
 		fmt.Fprintf(&b, "- Cold start: the first response includes the emulator's own start, the runtime's init (`init-report`, about %s ms) and every AWS call of the first request answered by moto over a new connection (a warm moto GetItem takes %s ms, a list Query %s ms; DynamoDB answers in a few ms in-region). The test route, which makes no AWS call, is the floor: %s ms. The refresh function's first answer is a whole scheduled refresh. These 2-core machines are shared: figures move by several ms from run to run.\n",
 			r.value("coldstart/get-credential/init-report"), r.value("moto-round-trip/getitem"), r.value("moto-round-trip/query"), r.value("coldstart/test-credential/first-response"))
+	}
+	if failed["scale"] {
+		b.WriteString("- " + r.scaleWhy() + "\n")
+	}
+	if failed["cost"] {
+		b.WriteString("- Cost: the `key-cache-too-small` line shows what happens when an instance's key cache holds fewer keys than the credentials it serves: nearly every probe reads its key from Secrets Manager (288 reads a credential a day at the 5-minute schedule). `REFRESH_KEY_CACHE_SIZE` (default 200,000) must stay at or above the number of credentials.\n")
 	}
 	return b.String()
 }

@@ -303,9 +303,9 @@ func TestLoadConfig(t *testing.T) {
 		want refresh.Config
 		ok   bool
 	}{
-		{"defaults", nil, refresh.Config{Concurrency: 64, PerProvider: 32, TotalSegments: 1, StopBefore: 30 * time.Second, SweepMaxDeletes: 25, KeyCacheSize: 10000, PageSize: 1000}, true},
+		{"defaults", nil, refresh.Config{Concurrency: 64, PerProvider: 32, TotalSegments: 1, StopBefore: 30 * time.Second, SweepMaxDeletes: 25, KeyCacheSize: 200000, PageSize: 1000}, true},
 		{"set", map[string]string{"REFRESH_CONCURRENCY": "16", "REFRESH_PER_PROVIDER": "4", "REFRESH_TOTAL_SEGMENTS": "8", "REFRESH_SWEEP_MAX_DELETES": "0"},
-			refresh.Config{Concurrency: 16, PerProvider: 4, TotalSegments: 8, StopBefore: 30 * time.Second, SweepMaxDeletes: 0, KeyCacheSize: 10000, PageSize: 1000}, true},
+			refresh.Config{Concurrency: 16, PerProvider: 4, TotalSegments: 8, StopBefore: 30 * time.Second, SweepMaxDeletes: 0, KeyCacheSize: 200000, PageSize: 1000}, true},
 		{"bad", map[string]string{"REFRESH_CONCURRENCY": "0"}, refresh.Config{}, false},
 	}
 	for _, tt := range tests {

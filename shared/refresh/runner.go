@@ -20,7 +20,7 @@ type Config struct {
 	TotalSegments   int           // REFRESH_TOTAL_SEGMENTS, default 1
 	StopBefore      time.Duration // REFRESH_STOP_BEFORE_SECONDS, default 30
 	SweepMaxDeletes int           // REFRESH_SWEEP_MAX_DELETES, default 25; 0 turns the sweep off
-	KeyCacheSize    int           // REFRESH_KEY_CACHE_SIZE, default 10000 keys kept between runs
+	KeyCacheSize    int           // REFRESH_KEY_CACHE_SIZE, default 200000 keys kept between runs (every segment's: any instance may run any segment)
 	PageSize        int32         // items per scan page (at most 1 MB either way)
 }
 
@@ -45,7 +45,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		TotalSegments:   num("REFRESH_TOTAL_SEGMENTS", 1, 1, 1000),
 		StopBefore:      time.Duration(num("REFRESH_STOP_BEFORE_SECONDS", 30, 5, 600)) * time.Second,
 		SweepMaxDeletes: num("REFRESH_SWEEP_MAX_DELETES", 25, 0, 1000),
-		KeyCacheSize:    num("REFRESH_KEY_CACHE_SIZE", 10000, 1, 1000000),
+		KeyCacheSize:    num("REFRESH_KEY_CACHE_SIZE", 200000, 1, 2000000),
 		PageSize:        1000,
 	}
 	if len(errs) > 0 {

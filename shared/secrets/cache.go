@@ -56,12 +56,20 @@ func (c *KeyCache) Key(ctx context.Context, name, version string) (string, error
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= c.max {
-		for ek, ee := range c.entries { // drop expired entries, or any one
-			if !now.Before(ee.expires) || len(c.entries) >= c.max {
+		// Full: drop the expired entries, then, if that was not enough,
+		// any until half the cache is free, so that a pass over the map
+		// is paid once per max/2 insertions, not at each one.
+		for ek, ee := range c.entries {
+			if !now.Before(ee.expires) {
 				delete(c.entries, ek)
 			}
-			if len(c.entries) < c.max/2 {
-				break
+		}
+		if len(c.entries) >= c.max {
+			for ek := range c.entries {
+				if len(c.entries) < c.max/2 {
+					break
+				}
+				delete(c.entries, ek)
 			}
 		}
 	}

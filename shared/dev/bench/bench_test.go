@@ -181,7 +181,7 @@ func BenchmarkBinarySize(b *testing.B) {
 		for _, arch := range []string{"arm64", "amd64"} {
 			pkgs := Packages(dirs)
 			for _, f := range SizeFloors {
-				pkgs = append(pkgs, "./shared/bench/testdata/sizefloor/"+f)
+				pkgs = append(pkgs, "./shared/dev/bench/testdata/sizefloor/"+f)
 			}
 			if sizes.bins[arch], err = Build(context.Background(), root, out, arch, pkgs); err != nil {
 				sizes.err = err
