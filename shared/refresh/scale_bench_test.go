@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/acme/provider-credentials/shared/credentials"
-	"github.com/acme/provider-credentials/shared/dynamo"
 	"github.com/acme/provider-credentials/shared/refresh"
 	"github.com/acme/provider-credentials/shared/usage"
 )
@@ -241,22 +240,22 @@ func runScale(b *testing.B, n, segs, factor int) scaleRun {
 // (every segment holds every provider, as DynamoDB's hash spreads them).
 type segSource struct{ n, total, pageSize, providers int }
 
-func (g segSource) Page(_ context.Context, seg refresh.Segment, after string) (dynamo.ScanPage, error) {
+func (g segSource) Page(_ context.Context, seg refresh.Segment, after string) (refresh.ScanPage, error) {
 	i := seg.Index
 	if after != "" {
 		p, err := strconv.Atoi(after)
 		if err != nil {
-			return dynamo.ScanPage{}, err
+			return refresh.ScanPage{}, err
 		}
 		i = p + g.total
 	}
-	var page dynamo.ScanPage
+	var page refresh.ScanPage
 	for ; i < g.n && len(page.Items) < g.pageSize; i += g.total {
 		c := credentials.Credential{
 			ID: strconv.Itoa(i), OrgID: "org-" + strconv.Itoa(i%97),
 			Provider: "provider-" + strconv.Itoa(i/g.total%g.providers), Active: true, HasAPIKey: true,
 		}
-		page.Items = append(page.Items, dynamo.ScanItem{Pos: strconv.Itoa(i), Credential: &c})
+		page.Items = append(page.Items, refresh.ScanItem{Pos: strconv.Itoa(i), Credential: &c})
 	}
 	if i < g.n {
 		page.Next = page.Items[len(page.Items)-1].Pos
