@@ -40,10 +40,10 @@ func TestAWSConfigCountsCalls(t *testing.T) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 		if hits.Add(1) == 1 {
 			w.WriteHeader(http.StatusInternalServerError) // retried by the SDK
-			w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"try again"}`))
+			_, _ = w.Write([]byte(`{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"try again"}`))
 			return
 		}
-		w.Write([]byte(`{}`))
+		_, _ = w.Write([]byte(`{}`))
 	}))
 	defer srv.Close()
 	cfg := AWSConfig(env(map[string]string{

@@ -85,13 +85,13 @@ func newFakeProvider(t *testing.T, delay time.Duration, hang bool) *fakeProvider
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/v1/models":
-			fmt.Fprint(w, `{"object":"list","data":[{"id":"gpt-4o-mini","object":"model"},{"id":"llama-3.1-8b-instant","object":"model"}]}`)
+			_, _ = fmt.Fprint(w, `{"object":"list","data":[{"id":"gpt-4o-mini","object":"model"},{"id":"llama-3.1-8b-instant","object":"model"}]}`)
 		case "/v1/chat/completions":
 			w.Header().Set("x-ratelimit-limit-tokens", "1000")
 			w.Header().Set("x-ratelimit-remaining-tokens", "900")
 			w.Header().Set("x-ratelimit-limit-requests", "100")
 			w.Header().Set("x-ratelimit-remaining-requests", "99")
-			fmt.Fprint(w, `{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"H"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+			_, _ = fmt.Fprint(w, `{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"H"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
 		default:
 			http.NotFound(w, r)
 		}

@@ -270,7 +270,7 @@ func TestErrorCodesTransport(t *testing.T) {
 		t.Fatal(err)
 	}
 	closed := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 
 	private := newTestProber(Options{})
 	short := newTestProber(Options{Timeout: 300 * time.Millisecond})

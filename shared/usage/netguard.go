@@ -208,7 +208,7 @@ type httpsOnly struct{ next http.RoundTripper }
 func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.URL.Scheme != "https" {
 		if r.Body != nil {
-			r.Body.Close()
+			_ = r.Body.Close()
 		}
 		return nil, errNotHTTPS
 	}

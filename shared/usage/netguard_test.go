@@ -183,7 +183,7 @@ func TestHostsFileNames(t *testing.T) {
 	var hits atomic.Int64
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
-		fmt.Fprint(w, `{"data":[{"id":"gpt-4o-mini"}]}`)
+		_, _ = fmt.Fprint(w, `{"data":[{"id":"gpt-4o-mini"}]}`)
 	}))
 	defer srv.Close()
 	port := fmt.Sprint(srv.Listener.Addr().(*net.TCPAddr).Port)
@@ -219,7 +219,7 @@ func TestHostsFileNames(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mapped public address: %v", err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if len(dialled) != 1 || dialled[0] != "93.184.216.34:"+port {
 		t.Fatalf("dialled %v, want [93.184.216.34:%s] (the unmapped address judged)", dialled, port)
 	}
@@ -351,7 +351,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 	var otherHits int
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		otherHits++
-		fmt.Fprint(w, `{"data":[{"id":"stolen"}]}`)
+		_, _ = fmt.Fprint(w, `{"data":[{"id":"stolen"}]}`)
 	}))
 	defer other.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -368,10 +368,10 @@ func TestHugeBodyCapped(t *testing.T) {
 	var written int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/models" {
-			fmt.Fprint(w, chatUsage)
+			_, _ = fmt.Fprint(w, chatUsage)
 			return
 		}
-		fmt.Fprint(w, `{"data":[`)
+		_, _ = fmt.Fprint(w, `{"data":[`)
 		chunk := []byte(strings.Repeat(`{"id":"m"},`, 1000))
 		for range 1000 { // about 11 MB unless the client stops reading
 			n, err := w.Write(chunk)
@@ -405,7 +405,7 @@ func TestHangingServerTimesOut(t *testing.T) {
 	// A server that sends headers, then stalls in the body.
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(200)
-		fmt.Fprint(w, `{"data":[`)
+		_, _ = fmt.Fprint(w, `{"data":[`)
 		w.(http.Flusher).Flush()
 		<-r.Context().Done()
 	}))
@@ -439,7 +439,7 @@ func TestTransportFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	res = newTestProber(Options{}).Probe(context.Background(), Target{Provider: "openai", BaseURL: "http://" + addr + "/v1", APIKey: goodKey})
 	if res.Reachable || deref(res.Error) != "connection refused" {
 		t.Errorf("refused: reachable %v error %q", res.Reachable, deref(res.Error))

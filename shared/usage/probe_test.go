@@ -65,7 +65,7 @@ func (f *fakeProvider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(rt.status)
-	fmt.Fprint(w, rt.body)
+	_, _ = fmt.Fprint(w, rt.body)
 }
 
 func bearer(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer "+goodKey }

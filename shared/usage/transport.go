@@ -48,7 +48,7 @@ func (s *session) call(ctx context.Context, method, url string, body []byte) (*r
 		s.fatal = transportReason(ctx, err)
 		return nil, false
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, s.p.maxBody+1))
 	lat := time.Since(start)
 	if err != nil {

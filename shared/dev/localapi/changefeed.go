@@ -83,7 +83,7 @@ func (b *PrintingBus) PutEvents(ctx context.Context, in *eventbridge.PutEventsIn
 			Time: aws.ToTime(e.Time).UTC().Format(time.RFC3339), Detail: json.RawMessage(aws.ToString(e.Detail)),
 		})
 		if err == nil {
-			fmt.Fprintf(b.W, "%s\n", line)
+			_, _ = fmt.Fprintf(b.W, "%s\n", line)
 		}
 	}
 	return out, nil

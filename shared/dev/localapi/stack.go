@@ -40,7 +40,7 @@ func StartStack(ctx context.Context, tpl *samtemplate.Template) (*Stack, error) 
 	// sets it from the stack's name).
 	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "STACK_NAME": "local"} {
 		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
+			_ = os.Setenv(k, v)
 		}
 	}
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {

@@ -28,7 +28,7 @@ var noAWS string // why the adapter half cannot run
 func TestMain(m *testing.M) {
 	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"} {
 		if os.Getenv(k) == "" {
-			os.Setenv(k, v)
+			_ = os.Setenv(k, v)
 		}
 	}
 	if os.Getenv("AWS_ENDPOINT_URL") == "" {
@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 				os.Exit(1)
 			}
 		} else {
-			os.Setenv("AWS_ENDPOINT_URL", srv.URL)
+			_ = os.Setenv("AWS_ENDPOINT_URL", srv.URL)
 			code := m.Run()
 			srv.Stop()
 			os.Exit(code)
