@@ -75,6 +75,9 @@ var wantStatus = map[string]int{
 
 	// The schedule's rules send their Input, not EventBridge's envelope.
 	"refresh-usage/segment-0.json": 0,
+	"refresh-usage/segment-1.json": 0,
+	"refresh-usage/segment-2.json": 0,
+	"refresh-usage/segment-3.json": 0,
 
 	// DynamoDB stream batches as Lambda delivers them to the publisher.
 	"publish-events/created.json":        0,
