@@ -37,6 +37,8 @@ type Credential struct {
 	KeyVersion string // key store version of the current key; set while HasAPIKey
 	Revision   int64  // bumped by every write; guards read-modify-write updates
 	LockToken  string // set by Store.Lock: this request holds the credential
+
+	Health Health // the key's health as probes found it (health.go)
 }
 
 // view is the wire format, exactly the seed's ProviderCredentialRead.
@@ -52,6 +54,8 @@ type view struct {
 	Active         bool    `json:"active"`
 	CreatedAt      string  `json:"created_at"`
 	UpdatedAt      string  `json:"updated_at"`
+
+	Health healthView `json:"health"` // additive (issue 13): health.go
 }
 
 // MarshalJSON writes the public view: never the secret's name or version.
@@ -61,6 +65,7 @@ func (c Credential) MarshalJSON() ([]byte, error) {
 		DisplayName: c.DisplayName, APIKeyLastFour: c.APIKeyLastFour, HasAPIKey: c.HasAPIKey,
 		BaseURL: c.BaseURL, Active: c.Active,
 		CreatedAt: FormatTime(c.CreatedAt), UpdatedAt: FormatTime(c.UpdatedAt),
+		Health: c.CurrentHealth().view(time.Now()),
 	})
 }
 

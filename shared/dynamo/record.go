@@ -37,6 +37,10 @@ type record struct {
 	CreatedAt, UpdatedAt    string
 	SecretName, KeyVersion  string
 	Revision                int64
+
+	// --- health (issue 13), attributes in health.go ---
+	Health credentials.Health
+	// --- end health ---
 }
 
 // item is the record as DynamoDB attributes; absent optional fields are
@@ -60,6 +64,7 @@ func (r record) item() item {
 	if r.KeyVersion != "" {
 		it["key_version"] = sAttr(r.KeyVersion)
 	}
+	addHealth(it, r.Health) // health (issue 13)
 	return it
 }
 
@@ -73,6 +78,7 @@ func readRecord(it item) (record, error) {
 		CreatedAt: rd.str("created_at"), UpdatedAt: rd.str("updated_at"),
 		SecretName: rd.strOr("secret_name"), KeyVersion: rd.strOr("key_version"), Revision: rd.num("revision"),
 	}
+	r.Health = readHealth(it) // health (issue 13)
 	return r, rd.err
 }
 
@@ -89,6 +95,7 @@ func toRecord(c credentials.Credential) record {
 		Active: c.Active, CreatedAt: credentials.FormatTime(c.CreatedAt),
 		UpdatedAt: credentials.FormatTime(c.UpdatedAt), SecretName: c.SecretName,
 		KeyVersion: c.KeyVersion, Revision: c.Revision,
+		Health: c.Health, // health (issue 13)
 	}
 }
 
@@ -109,5 +116,6 @@ func (r record) credential() (credentials.Credential, error) {
 		DisplayName: r.DisplayName, APIKeyLastFour: r.APIKeyLastFour, HasAPIKey: r.HasAPIKey,
 		BaseURL: r.BaseURL, Active: r.Active, CreatedAt: created, UpdatedAt: updated,
 		SecretName: r.SecretName, KeyVersion: r.KeyVersion, Revision: r.Revision,
+		Health: r.Health, // health (issue 13)
 	}, nil
 }

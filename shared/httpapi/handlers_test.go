@@ -136,7 +136,7 @@ func (a *api) create(t *testing.T, body string) map[string]any {
 func TestCreateAndReadStatuses(t *testing.T) {
 	a := newAPI(t)
 	c := a.create(t, `{"provider":"openai","account_key":"default","api_key":"sk-live-wxyz","active":"yes"}`)
-	wantFields := []string{"account_key", "active", "api_key_last_four", "base_url", "created_at", "display_name", "has_api_key", "id", "organization_id", "provider", "updated_at"}
+	wantFields := []string{"account_key", "active", "api_key_last_four", "base_url", "created_at", "display_name", "has_api_key", "health", "id", "organization_id", "provider", "updated_at"}
 	var fields []string
 	for k := range c {
 		fields = append(fields, k)
@@ -146,6 +146,10 @@ func TestCreateAndReadStatuses(t *testing.T) {
 	}
 	if c["display_name"] != "default" || c["api_key_last_four"] != "wxyz" || c["has_api_key"] != true || c["base_url"] != nil || c["organization_id"] != "org-a" {
 		t.Fatalf("created %v", c)
+	}
+	// Never probed: health unknown, nothing else known.
+	if h, _ := json.Marshal(c["health"]); string(h) != `{"checked_at":null,"error_code":null,"failing_since":null,"last_ok_at":null,"quota_low":null,"status":"unknown"}` {
+		t.Fatalf("health of a new credential = %s", h)
 	}
 	id := c["id"].(string)
 	a.want(t, httpapi.RouteCreate, "/provider-credentials", `{"provider":"openai","account_key":"default"}`, admin, 409,
