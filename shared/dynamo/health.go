@@ -20,6 +20,14 @@ import (
 // tell a health-only change from a credential change: every other
 // attribute, revision and updated_at included, is the same in its old and
 // new images. A credential write (Create, Replace) carries them as read.
+//
+// For a publisher: health changed when health_status or health_code
+// differs between the images, or failing_since does (failing again after
+// a key change: health found with an older key, health_fingerprint other
+// than the one the item's key version and base URL give, is served as
+// unknown); a changed last_ok_at or health_checked_at alone is the hourly
+// refresh of a healthy key, not an event. Quota low fired when
+// quota_low_reset_at (or quota_low_window) differs.
 const (
 	AttrHealthStatus      = "health_status"      // S: ok or failing; absent: unknown
 	AttrHealthCode        = "health_code"        // S: the usage error_code while failing
