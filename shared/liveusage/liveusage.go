@@ -124,8 +124,8 @@ func (s *Service) Usage(ctx context.Context, orgID, id string, refresh bool) (js
 }
 
 // Refresh is the scheduled refresh's probe: it probes c now, caches the
-// result as the schedule's and keeps c's health (keepHealth). The result is returned even when caching fails
-// (with the error).
+// result as the schedule's and keeps c's health (keepHealth). The result
+// is returned even when caching fails (with the error).
 func (s *Service) Refresh(ctx context.Context, c credentials.Credential) (usage.Result, error) {
 	return s.probeAndCache(ctx, c, true)
 }
