@@ -228,7 +228,7 @@ func (r *runner) handlers() {
 			ns, allocs := res.metrics["ns/op"], res.metrics["allocs/op"]
 			isCRUD := slices.Contains(crud, name)
 			note := "no target: not a CRUD route"
-			if name == "usage-miss" || name == "test" {
+			if name == "usage-first" || name == "usage-miss" || name == "test" {
 				note = "no target: includes a real HTTP probe of a fake provider over loopback"
 			}
 			t := figure{group: "handler", name: "handler/" + name + "/time", value: ns, unit: "ns/op", note: note}

@@ -34,6 +34,7 @@ type Config struct {
 	ScheduledFresh   time.Duration // USAGE_SCHEDULED_FRESH_SECONDS, default 360: results of the scheduled refresh
 	ProbeTimeout     time.Duration // PROBE_TIMEOUT_SECONDS, default 10
 	AllowPrivate     bool          // PROBE_ALLOW_PRIVATE_NETWORKS=1: local testing only
+	QuotaLowPercent  int           // QUOTA_LOW_PERCENT, 1 to 99, default 10: a window under it marks the credential's quota low
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in Lambda,
@@ -66,10 +67,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			OrgClaim:  get("ORG_ID_CLAIM", "org_id"),
 			RoleClaim: get("ORG_ROLE_CLAIM", "org_role"),
 		},
-		UsageFresh:     time.Duration(num("USAGE_FRESH_SECONDS", 60, 1, 86400)) * time.Second,
-		ScheduledFresh: time.Duration(num("USAGE_SCHEDULED_FRESH_SECONDS", 360, 1, 86400)) * time.Second,
-		ProbeTimeout:   time.Duration(num("PROBE_TIMEOUT_SECONDS", 10, 1, 25)) * time.Second,
-		AllowPrivate:   get("PROBE_ALLOW_PRIVATE_NETWORKS", "") == "1",
+		UsageFresh:      time.Duration(num("USAGE_FRESH_SECONDS", 60, 1, 86400)) * time.Second,
+		ScheduledFresh:  time.Duration(num("USAGE_SCHEDULED_FRESH_SECONDS", 360, 1, 86400)) * time.Second,
+		ProbeTimeout:    time.Duration(num("PROBE_TIMEOUT_SECONDS", 10, 1, 25)) * time.Second,
+		AllowPrivate:    get("PROBE_ALLOW_PRIVATE_NETWORKS", "") == "1",
+		QuotaLowPercent: num("QUOTA_LOW_PERCENT", 10, 1, 99),
 	}
 	for _, r := range strings.Split(get("ADMIN_ROLES", "admin,owner"), ",") {
 		if r = strings.TrimSpace(r); r != "" {

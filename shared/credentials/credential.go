@@ -39,6 +39,8 @@ type Credential struct {
 	KeyVersion string // key store version of the current key; set while HasAPIKey
 	Revision   int64  // bumped by every write; guards read-modify-write updates
 	LockToken  string // set by Store.Lock: this request holds the credential
+
+	Health Health // the key's health as probes found it (health.go)
 }
 
 // view is the wire format, exactly the seed's ProviderCredentialRead.
@@ -56,6 +58,8 @@ type view struct {
 	UpdatedAt      string  `json:"updated_at"`
 	CreatedBy      *string `json:"created_by"`
 	UpdatedBy      *string `json:"updated_by"`
+
+	Health healthView `json:"health"` // additive (issue 13): health.go
 }
 
 // MarshalJSON writes the public view: never the secret's name or version.
@@ -66,6 +70,7 @@ func (c Credential) MarshalJSON() ([]byte, error) {
 		BaseURL: c.BaseURL, Active: c.Active,
 		CreatedAt: FormatTime(c.CreatedAt), UpdatedAt: FormatTime(c.UpdatedAt),
 		CreatedBy: nonEmpty(c.CreatedBy), UpdatedBy: nonEmpty(c.UpdatedBy),
+		Health: c.CurrentHealth().view(time.Now()),
 	})
 }
 

@@ -38,6 +38,10 @@ type record struct {
 	CreatedBy, UpdatedBy    string
 	SecretName, KeyVersion  string
 	Revision                int64
+
+	// --- health (issue 13), attributes in health.go ---
+	Health credentials.Health
+	// --- end health ---
 }
 
 // item is the record as DynamoDB attributes; absent optional fields are
@@ -67,6 +71,7 @@ func (r record) item() item {
 	if r.KeyVersion != "" {
 		it["key_version"] = sAttr(r.KeyVersion)
 	}
+	addHealth(it, r.Health) // health (issue 13)
 	return it
 }
 
@@ -81,6 +86,7 @@ func readRecord(it item) (record, error) {
 		CreatedBy: rd.strOr("created_by"), UpdatedBy: rd.strOr("updated_by"),
 		SecretName: rd.strOr("secret_name"), KeyVersion: rd.strOr("key_version"), Revision: rd.num("revision"),
 	}
+	r.Health = readHealth(it) // health (issue 13)
 	return r, rd.err
 }
 
@@ -97,6 +103,7 @@ func toRecord(c credentials.Credential) record {
 		Active: c.Active, CreatedAt: credentials.FormatTime(c.CreatedAt),
 		UpdatedAt: credentials.FormatTime(c.UpdatedAt), CreatedBy: c.CreatedBy, UpdatedBy: c.UpdatedBy,
 		SecretName: c.SecretName, KeyVersion: c.KeyVersion, Revision: c.Revision,
+		Health: c.Health, // health (issue 13)
 	}
 }
 
@@ -117,5 +124,6 @@ func (r record) credential() (credentials.Credential, error) {
 		DisplayName: r.DisplayName, APIKeyLastFour: r.APIKeyLastFour, HasAPIKey: r.HasAPIKey,
 		BaseURL: r.BaseURL, Active: r.Active, CreatedAt: created, UpdatedAt: updated,
 		CreatedBy: r.CreatedBy, UpdatedBy: r.UpdatedBy, SecretName: r.SecretName, KeyVersion: r.KeyVersion, Revision: r.Revision,
+		Health: r.Health, // health (issue 13)
 	}, nil
 }

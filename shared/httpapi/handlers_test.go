@@ -154,6 +154,10 @@ func TestCreateAndReadStatuses(t *testing.T) {
 	if c["display_name"] != "default" || c["api_key_last_four"] != "wxyz" || c["has_api_key"] != true || c["base_url"] != nil || c["organization_id"] != "org-a" {
 		t.Fatalf("created %v", c)
 	}
+	// Never probed: health unknown, nothing else known.
+	if h, _ := json.Marshal(c["health"]); string(h) != `{"checked_at":null,"error_code":null,"failing_since":null,"last_ok_at":null,"quota_low":null,"status":"unknown"}` {
+		t.Fatalf("health of a new credential = %s", h)
+	}
 	id := c["id"].(string)
 	a.want(t, httpapi.RouteCreate, "/provider-credentials", `{"provider":"openai","account_key":"default"}`, admin, 409,
 		"A 'openai' credential with account key 'default' already exists.")

@@ -22,6 +22,11 @@ type Store interface {
 	GetWithUsage(ctx context.Context, orgID, id string) (credentials.Credential, *Cached, error)
 	// PutUsage stores a probe result for a credential.
 	PutUsage(ctx context.Context, orgID, id string, u Cached) error
+	// PutHealth writes h as c's health (only the health attributes), if c
+	// still exists at c.Revision and no request holds its key lock; kind
+	// Conflict when it changed or is locked, NotFound when it is gone. It
+	// never bumps the revision nor touches updated_at.
+	PutHealth(ctx context.Context, c credentials.Credential, h credentials.Health) error
 }
 
 // Cached is a stored probe result. Freshness is the reader's call, from
@@ -59,6 +64,7 @@ type Service struct {
 	scheduledFresh time.Duration
 	now            func() time.Time
 	log            *slog.Logger
+	quotaLowPct    float64
 }
 
 // Options tunes a Service. Zero values take the defaults.
@@ -71,6 +77,10 @@ type Options struct {
 	ScheduledFresh time.Duration
 	Now            func() time.Time // default time.Now
 	Log            *slog.Logger     // default slog.Default()
+	// QuotaLowPercent: a window whose remaining is under this share of its
+	// limit marks the credential's quota low (NextHealth); default
+	// DefaultQuotaLowPercent.
+	QuotaLowPercent float64
 }
 
 // New returns a Service over its three ports.
@@ -81,9 +91,13 @@ func New(store Store, keys Keys, prober Prober, opts Options) *Service {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
+	if opts.QuotaLowPercent <= 0 {
+		opts.QuotaLowPercent = DefaultQuotaLowPercent
+	}
 	return &Service{
 		store: store, keys: keys, prober: prober, fresh: opts.Fresh,
 		scheduledFresh: max(opts.ScheduledFresh, opts.Fresh), now: opts.Now, log: opts.Log,
+		quotaLowPct: opts.QuotaLowPercent,
 	}
 }
 
@@ -113,9 +127,9 @@ func (s *Service) Usage(ctx context.Context, orgID, id string, refresh bool) (js
 	return json.Marshal(res)
 }
 
-// Refresh is the scheduled refresh's probe: it probes c now and caches the
-// result as the schedule's. The result is returned even when caching fails
-// (with the error).
+// Refresh is the scheduled refresh's probe: it probes c now, caches the
+// result as the schedule's and keeps c's health (keepHealth). The result
+// is returned even when caching fails (with the error).
 func (s *Service) Refresh(ctx context.Context, c credentials.Credential) (usage.Result, error) {
 	return s.probeAndCache(ctx, c, true)
 }
@@ -129,6 +143,7 @@ func (s *Service) probeAndCache(ctx context.Context, c credentials.Credential, s
 	err = s.store.PutUsage(ctx, c.OrgID, c.ID, Cached{
 		Fingerprint: c.ProbeFingerprint(), CheckedAt: res.CheckedAt, Result: b, Scheduled: scheduled,
 	})
+	s.keepHealth(ctx, c, res) // its own failures are logged, not returned
 	return res, err
 }
 

@@ -47,7 +47,8 @@ var Plans = []Plan{
 	{"patch-key", "update-credential", 3, "UpdateItem reading the item and taking its lock, PutSecretValue, conditional PutItem bumping the key version and dropping the lock", 200},
 	{"delete", "delete-credential", 3, "UpdateItem reading the item and taking its lock, DeleteSecret with a recovery window, TransactWriteItems (item, guard, cached usage)", 204},
 	{"usage-hit", "get-usage", 1, "one BatchGetItem fetches the credential and its cached result from both tables", 200},
-	{"usage-miss", "get-usage", 3, "BatchGetItem, GetSecretValue (then cached per instance), probe the provider, PutItem the result", 200},
+	{"usage-first", "get-usage", 4, "a probe that changes the credential's health (here its first): BatchGetItem, GetSecretValue, probe, PutItem the result, one conditional UpdateItem of the health attributes", 200},
+	{"usage-miss", "get-usage", 3, "BatchGetItem, GetSecretValue (then cached per instance), probe the provider, PutItem the result; health unchanged, so no health write", 200},
 	{"test", "test-credential", 0, "probes the key it is given and stores nothing: no AWS call", 200},
 }
 
@@ -185,15 +186,18 @@ func (w *World) Record(ctx context.Context, provider string) ([]Outcome, error) 
 		"create-key":    admin("POST", "/provider-credentials", map[string]any{"provider": "openai", "account_key": "batch", "display_name": "Batch jobs", "api_key": FakeProviderKey}),
 		"create-no-key": admin("POST", "/provider-credentials", map[string]any{"provider": "groq", "account_key": "later", "display_name": "Key to come"}),
 		"patch-no-key":  admin("PATCH", one, map[string]any{"display_name": "Production (EU)", "active": true}),
-		"usage-miss":    {Method: "GET", Path: one + "/usage", Org: Org, Role: "member"},
+		"usage-first":   {Method: "GET", Path: one + "/usage", Org: Org, Role: "member"},
+		"usage-miss":    {Method: "GET", Path: one + "/usage?refresh=true", Org: Org, Role: "member"},
 		"usage-hit":     {Method: "GET", Path: one + "/usage", Org: Org, Role: "member"},
 		"test":          admin("POST", "/provider-credentials/test", map[string]any{"provider": "openai", "api_key": FakeProviderKey, "base_url": provider + "/v1"}),
 		"patch-key":     admin("PATCH", one, map[string]any{"api_key": FakeProviderKey + "-rotated"}),
 		"delete":        admin("DELETE", one, nil),
 	}
-	// The order that leaves each request the state it needs: usage misses
-	// before it hits; the key changes and the delete come last.
-	order := []string{"list", "get", "create-key", "create-no-key", "patch-no-key", "usage-miss", "usage-hit", "test", "patch-key", "delete"}
+	// The order that leaves each request the state it needs: the first
+	// probe (which records the credential's health) before the hit, the
+	// steady-state probe (?refresh=true, as the hit left the cache fresh)
+	// after; the key changes and the delete come last.
+	order := []string{"list", "get", "create-key", "create-no-key", "patch-no-key", "usage-first", "usage-hit", "usage-miss", "test", "patch-key", "delete"}
 	byName := map[string]Outcome{}
 	for _, name := range order {
 		i := slices.IndexFunc(Plans, func(p Plan) bool { return p.Name == name })

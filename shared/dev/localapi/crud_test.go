@@ -44,7 +44,7 @@ func TestCredentialLifecycle(t *testing.T) {
 		}
 	})
 	want := []string{"account_key", "active", "api_key_last_four", "base_url", "created_at", "created_by", "display_name",
-		"has_api_key", "id", "organization_id", "provider", "updated_at", "updated_by"}
+		"has_api_key", "health", "id", "organization_id", "provider", "updated_at", "updated_by"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("fields = %v, want %v", keys, want)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -472,6 +473,70 @@ func TestContractCursors(t *testing.T) {
 		ok(t, "lease under another number of segments", err)
 		if got != "" {
 			t.Fatalf("position %q under 3 segments, want the start", got)
+		}
+	})
+}
+
+func TestContractHealth(t *testing.T) {
+	implementations(t, func(t *testing.T, s store) {
+		ctx := context.Background()
+		a := cred("org", "openai", "a")
+		ok(t, "create", s.Create(ctx, a))
+		kind(t, "health of a missing credential", s.PutHealth(ctx, cred("org", "openai", "x"), credentials.Health{Status: credentials.HealthOK}), credentials.NotFound)
+
+		at := time.Now().UTC().Truncate(time.Microsecond)
+		code := "invalid_key"
+		h := credentials.Health{Status: credentials.HealthFailing, ErrorCode: &code, FailingSince: at.Add(-time.Minute),
+			LastOKAt: at.Add(-time.Hour), CheckedAt: at, Fingerprint: a.ProbeFingerprint(),
+			QuotaLow: &credentials.QuotaLow{Window: "requests", RemainingPct: 9.5, ResetAt: at.Add(time.Hour)}}
+		ok(t, "put health", s.PutHealth(ctx, a, h))
+		got, err := s.Get(ctx, "org", a.ID)
+		ok(t, "get", err)
+		want := a
+		want.Health = h
+		same(t, "get after a health write (revision and updated_at unchanged)", got, want)
+		if !reflect.DeepEqual(got.Health, h) {
+			t.Fatalf("health read back %+v, want %+v", got.Health, h)
+		}
+		list, err := s.List(ctx, "org")
+		ok(t, "list", err)
+		if len(list) != 1 || !reflect.DeepEqual(list[0].Health, h) {
+			t.Fatalf("listed health %+v, want %+v", list, h)
+		}
+		withUsage, _, err := s.GetWithUsage(ctx, "org", a.ID)
+		ok(t, "get with usage", err)
+		if !reflect.DeepEqual(withUsage.Health, h) {
+			t.Fatalf("health with usage %+v, want %+v", withUsage.Health, h)
+		}
+
+		// Back to ok: the failing attributes and the marker go.
+		healthy := credentials.Health{Status: credentials.HealthOK, LastOKAt: at, CheckedAt: at, Fingerprint: a.ProbeFingerprint()}
+		ok(t, "put ok", s.PutHealth(ctx, a, healthy))
+		got, _ = s.Get(ctx, "org", a.ID)
+		if !reflect.DeepEqual(got.Health, healthy) {
+			t.Fatalf("health after ok %+v, want %+v", got.Health, healthy)
+		}
+
+		// A credential write carries the health it read.
+		a2 := got
+		a2.DisplayName, a2.Revision = "renamed", got.Revision+1
+		ok(t, "replace", s.Replace(ctx, a2, got.Revision))
+		got, _ = s.Get(ctx, "org", a.ID)
+		if !reflect.DeepEqual(got.Health, healthy) {
+			t.Fatalf("health after a replace %+v, want %+v", got.Health, healthy)
+		}
+		// A probe of the revision before loses.
+		kind(t, "health of a stale revision", s.PutHealth(ctx, a, h), credentials.Conflict)
+		// So does one while a request holds the lock.
+		l, err := s.Lock(ctx, "org", a.ID, "t1", time.Now().Add(time.Minute))
+		ok(t, "lock", err)
+		kind(t, "health while locked", s.PutHealth(ctx, got, h), credentials.Conflict)
+		ok(t, "unlock", s.Unlock(ctx, l))
+		ok(t, "health after unlock", s.PutHealth(ctx, got, h))
+		ok(t, "delete", s.Delete(ctx, got))
+		kind(t, "health after delete", s.PutHealth(ctx, got, h), credentials.NotFound)
+		if _, err := s.Get(ctx, "org", a.ID); credentials.KindOf(err) != credentials.NotFound {
+			t.Fatalf("a health write after a delete left an item: %v", err)
 		}
 	})
 }

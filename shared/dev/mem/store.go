@@ -60,6 +60,7 @@ func (s *Store) now() time.Time {
 func stored(c credentials.Credential) credentials.Credential {
 	c.LockToken = ""
 	c.CreatedAt, c.UpdatedAt = roundTrip(c.CreatedAt), roundTrip(c.UpdatedAt)
+	c.Health = storedHealth(c.Health)
 	return c
 }
 
@@ -310,6 +311,47 @@ func (s *Store) PutUsage(_ context.Context, orgID, id string, u liveusage.Cached
 		s.usage[ckey{orgID, id}] = u
 		return nil
 	})
+}
+
+// PutHealth writes h as c's health if c is still at its revision and
+// unlocked: Conflict otherwise, NotFound when gone. Nothing else changes.
+func (s *Store) PutHealth(_ context.Context, c credentials.Credential, h credentials.Health) error {
+	return s.Faults.do("Store.PutHealth", func() error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		it, ok := s.creds[ckey{c.OrgID, c.ID}]
+		if !ok {
+			return credentials.ErrNotFound()
+		}
+		if it.c.Revision != c.Revision || it.locked(s.now()) {
+			return credentials.Errorf(credentials.Conflict, "credential %s changed since it was probed", c.ID)
+		}
+		it.c.Health = storedHealth(h)
+		return nil
+	})
+}
+
+// storedHealth is h as the table keeps it: unknown stores nothing, times
+// at microseconds.
+func storedHealth(h credentials.Health) credentials.Health {
+	if h.Status == "" || h.Status == credentials.HealthUnknown {
+		return credentials.Health{}
+	}
+	if h.ErrorCode != nil {
+		code := *h.ErrorCode
+		h.ErrorCode = &code
+	}
+	for _, t := range []*time.Time{&h.FailingSince, &h.LastOKAt, &h.CheckedAt} {
+		if !t.IsZero() {
+			*t = roundTrip(*t)
+		}
+	}
+	if h.QuotaLow != nil {
+		q := *h.QuotaLow
+		q.ResetAt = roundTrip(q.ResetAt)
+		h.QuotaLow = &q
+	}
+	return h
 }
 
 // ClaimedSecrets returns the indexes of refs whose credential claims them.

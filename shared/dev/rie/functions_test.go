@@ -104,6 +104,9 @@ var notReached = map[string]map[string]string{
 	"delete-credential": {
 		"secretsmanager:DescribeSecret secret": "the same ScheduleDelete confirmation as update-credential's",
 	},
+	"get-usage": {
+		"dynamodb:UpdateItem CredentialsTable": "a probe writes the credential's health (shared/dynamo Store.PutHealth) only when it gives a verdict on the key; the fixture's credential probes api.openai.com, which the test machine cannot reach (no verdict, no write)",
+	},
 	"refresh-usage": {
 		"dynamodb:BatchGetItem CredentialsTable": "the orphan sweep checks which secrets a credential claims only for secrets over an hour old (refresh.SweepOptions.MinAge); a test's secrets are new",
 		"secretsmanager:DeleteSecret secret":     "the sweep then schedules the deletion of the unclaimed ones",
