@@ -32,6 +32,7 @@ type Config struct {
 	ScheduledFresh   time.Duration // USAGE_SCHEDULED_FRESH_SECONDS, default 360: results of the scheduled refresh
 	ProbeTimeout     time.Duration // PROBE_TIMEOUT_SECONDS, default 10
 	AllowPrivate     bool          // PROBE_ALLOW_PRIVATE_NETWORKS=1: local testing only
+	KeyMaxAge        time.Duration // KEY_MAX_AGE_DAYS, default 90, 0 off: older keys are stale (credentials.Credential.KeyStale)
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in Lambda,
@@ -66,6 +67,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ScheduledFresh: time.Duration(num("USAGE_SCHEDULED_FRESH_SECONDS", 360, 1, 86400)) * time.Second,
 		ProbeTimeout:   time.Duration(num("PROBE_TIMEOUT_SECONDS", 10, 1, 25)) * time.Second,
 		AllowPrivate:   get("PROBE_ALLOW_PRIVATE_NETWORKS", "") == "1",
+		KeyMaxAge:      time.Duration(num("KEY_MAX_AGE_DAYS", 90, 0, 36500)) * 24 * time.Hour,
 	}
 	for _, r := range strings.Split(get("ADMIN_ROLES", "admin,owner"), ",") {
 		if r = strings.TrimSpace(r); r != "" {

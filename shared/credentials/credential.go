@@ -35,6 +35,17 @@ type Credential struct {
 
 	SecretName string // key store name; set while HasAPIKey
 	KeyVersion string // key store version of the current key; set while HasAPIKey
+
+	// KeyUpdatedAt is when the current key was set (nil: no key, or set
+	// before this was recorded). The Prev fields name the key that was
+	// current before the last rotation, readable as the secret's
+	// AWSPREVIOUS version: what a rollback restores. Empty when there is
+	// nothing to roll back to (no rotation yet, or the key was cleared).
+	KeyUpdatedAt       *time.Time
+	PrevKeyVersion     string
+	PrevAPIKeyLastFour *string
+	PrevKeyUpdatedAt   *time.Time
+
 	Revision   int64  // bumped by every write; guards read-modify-write updates
 	LockToken  string // set by Store.Lock: this request holds the credential
 }
@@ -52,6 +63,7 @@ type view struct {
 	Active         bool    `json:"active"`
 	CreatedAt      string  `json:"created_at"`
 	UpdatedAt      string  `json:"updated_at"`
+	KeyUpdatedAt   *string `json:"api_key_updated_at"`
 }
 
 // MarshalJSON writes the public view: never the secret's name or version.
@@ -61,6 +73,7 @@ func (c Credential) MarshalJSON() ([]byte, error) {
 		DisplayName: c.DisplayName, APIKeyLastFour: c.APIKeyLastFour, HasAPIKey: c.HasAPIKey,
 		BaseURL: c.BaseURL, Active: c.Active,
 		CreatedAt: FormatTime(c.CreatedAt), UpdatedAt: FormatTime(c.UpdatedAt),
+		KeyUpdatedAt: formatOptTime(c.KeyUpdatedAt),
 	})
 }
 

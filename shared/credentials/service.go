@@ -291,10 +291,13 @@ func (s *Service) ref(c Credential) SecretRef {
 }
 
 func (c *Credential) setKey(name, version, key string) {
+	c.rememberKey(name, version)
 	c.HasAPIKey, c.SecretName, c.KeyVersion, c.APIKeyLastFour = true, name, version, lastFour(key)
 }
 
 func (c *Credential) clearKey() {
+	c.forgetPrevious()
+	c.KeyUpdatedAt = nil
 	c.HasAPIKey, c.SecretName, c.KeyVersion, c.APIKeyLastFour = false, "", "", nil
 }
 
