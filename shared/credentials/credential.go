@@ -46,8 +46,8 @@ type Credential struct {
 	PrevAPIKeyLastFour *string
 	PrevKeyUpdatedAt   *time.Time
 
-	Revision   int64  // bumped by every write; guards read-modify-write updates
-	LockToken  string // set by Store.Lock: this request holds the credential
+	Revision  int64  // bumped by every write; guards read-modify-write updates
+	LockToken string // set by Store.Lock: this request holds the credential
 }
 
 // view is the wire format, exactly the seed's ProviderCredentialRead.

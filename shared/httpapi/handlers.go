@@ -22,6 +22,8 @@ const (
 	RouteUpdate = "PATCH /provider-credentials/{credential_id}"
 	RouteUsage  = "GET /provider-credentials/{credential_id}/usage"
 	RouteDelete = "DELETE /provider-credentials/{credential_id}"
+
+	RouteRollback = "POST /provider-credentials/{credential_id}/rollback"
 )
 
 // Deps are what the credential handlers need.
@@ -172,6 +174,23 @@ func DeleteCredential(d Deps) http.Handler {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// RollbackCredential serves POST /provider-credentials/{credential_id}/rollback:
+// the key that was current before the last rotation is current again.
+func RollbackCredential(d Deps) http.Handler {
+	return serve(d.Log, d.Auth, RouteRollback, true, func(w http.ResponseWriter, r *http.Request, c Caller) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		cred, err := d.Service.Rollback(r.Context(), c.OrgID, id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, cred)
 		return nil
 	})
 }

@@ -33,6 +33,8 @@ var (
 	DeleteCredential = Function{Name: "delete-credential", DynamoDB: true, Secrets: true, deps: writeDeps, newHandler: httpapi.DeleteCredential}
 	GetUsage         = Function{Name: "get-usage", DynamoDB: true, Secrets: true, deps: usageDeps, newHandler: httpapi.GetUsage}
 	TestCredential   = Function{Name: "test-credential", deps: usageDeps, newHandler: httpapi.TestCredential}
+
+	RollbackCredential = Function{Name: "rollback-credential", DynamoDB: true, Secrets: true, deps: writeDeps, newHandler: httpapi.RollbackCredential}
 )
 
 // All returns every HTTP function by name, for the local server, tools and
@@ -40,7 +42,7 @@ var (
 // and link every handler into every binary.)
 func All() map[string]Function {
 	m := map[string]Function{}
-	for _, f := range []Function{ListCredentials, CreateCredential, GetCredential, UpdateCredential, DeleteCredential, GetUsage, TestCredential} {
+	for _, f := range []Function{ListCredentials, CreateCredential, GetCredential, UpdateCredential, DeleteCredential, GetUsage, TestCredential, RollbackCredential} {
 		m[f.Name] = f
 	}
 	return m

@@ -63,6 +63,12 @@ var wantStatus = map[string]int{
 	"delete-credential/member.json":        403,
 	"delete-credential/no-authorizer.json": 401,
 
+	"rollback-credential/ok.json":                      200,
+	"rollback-credential/nothing-to-roll-back-to.json": 409,
+	"rollback-credential/not-found.json":               404,
+	"rollback-credential/member.json":                  403,
+	"rollback-credential/no-authorizer.json":           401,
+
 	"test-credential/ok.json":            200,
 	"test-credential/member.json":        403,
 	"test-credential/no-authorizer.json": 401,

@@ -16,10 +16,12 @@ import (
 	"github.com/acme/provider-credentials/shared/httpapi"
 )
 
-// specRoutes are SPEC.md's routes.
+// specRoutes are SPEC.md's routes, plus the ones issues added since
+// (issue 14: rollback).
 var specRoutes = []string{
 	httpapi.RouteList, httpapi.RouteCreate, httpapi.RouteTest, httpapi.RouteGet,
 	httpapi.RouteUpdate, httpapi.RouteUsage, httpapi.RouteDelete,
+	httpapi.RouteRollback,
 }
 
 func load(t *testing.T) *samtemplate.Template {
