@@ -25,10 +25,14 @@ import (
 // The handlers' decoding, errors and statuses, through the real handlers
 // and the real API Gateway event adapter, over the in-memory stores.
 
-type prober struct{ probes int }
+type prober struct {
+	probes  int
+	lastKey string // the key of the last probe
+}
 
 func (p *prober) Probe(_ context.Context, t usage.Target) usage.Result {
 	p.probes++
+	p.lastKey = t.APIKey
 	return usage.Result{Provider: t.Provider, AccountKey: t.AccountKey, CheckedAt: time.Now().UTC().Truncate(time.Microsecond), Reachable: t.APIKey != ""}
 }
 
@@ -56,7 +60,7 @@ func newAPI(t *testing.T) *api {
 		httpapi.RouteList: httpapi.ListCredentials(d), httpapi.RouteCreate: httpapi.CreateCredential(d),
 		httpapi.RouteTest: httpapi.TestCredential(d), httpapi.RouteGet: httpapi.GetCredential(d),
 		httpapi.RouteUpdate: httpapi.UpdateCredential(d), httpapi.RouteUsage: httpapi.GetUsage(d),
-		httpapi.RouteDelete: httpapi.DeleteCredential(d),
+		httpapi.RouteDelete: httpapi.DeleteCredential(d), httpapi.RouteRollback: httpapi.RollbackCredential(d),
 	}}
 }
 
@@ -136,7 +140,7 @@ func (a *api) create(t *testing.T, body string) map[string]any {
 func TestCreateAndReadStatuses(t *testing.T) {
 	a := newAPI(t)
 	c := a.create(t, `{"provider":"openai","account_key":"default","api_key":"sk-live-wxyz","active":"yes"}`)
-	wantFields := []string{"account_key", "active", "api_key_last_four", "base_url", "created_at", "display_name", "has_api_key", "id", "organization_id", "provider", "updated_at"}
+	wantFields := []string{"account_key", "active", "api_key_last_four", "api_key_updated_at", "base_url", "created_at", "display_name", "has_api_key", "id", "organization_id", "provider", "updated_at"}
 	var fields []string
 	for k := range c {
 		fields = append(fields, k)

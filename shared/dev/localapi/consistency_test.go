@@ -167,6 +167,8 @@ func TestFailureAtEveryAWSCall(t *testing.T) {
 		{"change base URL", withKey, func(h *harness, admin, id string) response {
 			return h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"base_url": "https://llm.example.com/v1"})
 		}, nil},
+		{"roll back", rotated, rollbackCred, rolledBackTo("sk-old-key-1111")},
+		{"roll back twice", rolledBack, rollbackCred, rolledBackTo(testKey)},
 		{"delete with key", withKey, deleteCred, gone},
 		{"delete without key", keyless, deleteCred, gone},
 	}
@@ -286,6 +288,8 @@ func TestAWSCallsPerRequest(t *testing.T) {
 		{"patch key", func() response {
 			return h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"api_key": "sk-new-9999"})
 		}, []string{"DynamoDB.UpdateItem", "Secrets Manager.PutSecretValue", "DynamoDB.PutItem"}}, // read+lock, new version, write+unlock
+		{"roll back", func() response { return h.do("POST", "/provider-credentials/"+id+"/rollback", admin, nil) },
+			[]string{"DynamoDB.UpdateItem", "Secrets Manager.UpdateSecretVersionStage", "DynamoDB.PutItem"}}, // read+lock, AWSCURRENT back, swap+unlock
 		{"delete", func() response { return h.do("DELETE", "/provider-credentials/"+id, admin, nil) },
 			[]string{"DynamoDB.UpdateItem", "Secrets Manager.DeleteSecret", "DynamoDB.TransactWriteItems"}},
 		{"get missing", func() response { return h.do("GET", "/provider-credentials/"+id, admin, nil) }, []string{"DynamoDB.GetItem"}},
