@@ -109,7 +109,15 @@ func CreateCredential(d Deps) http.Handler {
 		if err := o.err(); err != nil {
 			return err
 		}
-		cred, err := d.Service.Create(r.Context(), c.OrgID, in)
+		verify, err := queryBool(r, "verify")
+		if err != nil {
+			return err
+		}
+		create := d.Service.Create
+		if verify {
+			create = d.Service.CreateVerified
+		}
+		cred, err := create(r.Context(), c.OrgID, in)
 		if err != nil {
 			return err
 		}
@@ -154,7 +162,15 @@ func UpdateCredential(d Deps) http.Handler {
 		if err := o.err(); err != nil {
 			return err
 		}
-		cred, err := d.Service.Update(r.Context(), c.OrgID, id, in)
+		verify, err := queryBool(r, "verify")
+		if err != nil {
+			return err
+		}
+		update := d.Service.Update
+		if verify {
+			update = d.Service.UpdateVerified
+		}
+		cred, err := update(r.Context(), c.OrgID, id, in)
 		if err != nil {
 			return err
 		}

@@ -214,6 +214,8 @@ func scenario(provider string) []call {
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":"openai","account_key":"dup"}`, 201},
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":"openai","account_key":"dup"}`, 409},
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":"acme","account_key":"x"}`, 422},
+		{httpapi.RouteCreate, "/provider-credentials?verify=true", "admin", `{"provider":"openai_compatible","account_key":"verified","api_key":` + key + `,"base_url":"` + provider + `"}`, 201},
+		{httpapi.RouteCreate, "/provider-credentials?verify=true", "admin", `{"provider":"openai","account_key":"unverifiable"}`, 422},
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":"openai","account_key":5}`, 422},
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":`, 422},
 		{httpapi.RouteCreate, "/provider-credentials", "admin", big, 413},
