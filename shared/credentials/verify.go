@@ -88,14 +88,25 @@ func (s *Service) remember(ctx context.Context, c Credential, v Verdict) {
 	}
 }
 
-// CreateVerified is Create with verify=true: in's key is probed first.
+// CreateVerified is Create with verify=true: in's key is probed first,
+// after the checks Create makes (so bad input is the same 422 as without
+// the flag, and costs no probe).
 func (s *Service) CreateVerified(ctx context.Context, orgID string, in CreateInput) (Credential, error) {
 	if err := checkProvider(in.Provider); err != nil {
 		return Credential{}, err
 	}
 	key, keyErr := normalizeKey(in.APIKey)
 	base := emptyToNil(in.BaseURL)
-	if err := join(keyErr, checkBaseURL(s.checkBaseURL, in.Provider, base, true)); err != nil {
+	display := in.AccountKey
+	if in.DisplayName != nil && *in.DisplayName != "" {
+		display = *in.DisplayName
+	}
+	if err := join(
+		checkLen("account_key", in.AccountKey, MaxAccountKey),
+		checkLen("display_name", display, MaxDisplayName),
+		keyErr,
+		checkBaseURL(s.checkBaseURL, in.Provider, base, true),
+	); err != nil {
 		return Credential{}, err
 	}
 	if key == nil || *key == "" {
@@ -124,7 +135,11 @@ func (s *Service) CreateVerified(ctx context.Context, orgID string, in CreateInp
 // probed at another base URL).
 func (s *Service) UpdateVerified(ctx context.Context, orgID, id string, in UpdateInput) (Credential, error) {
 	key, keyErr := normalizeKey(in.APIKey)
-	if err := join(keyErr); err != nil {
+	var nameErr *FieldError
+	if in.DisplayName != nil {
+		nameErr = checkLen("display_name", *in.DisplayName, MaxDisplayName)
+	}
+	if err := join(nameErr, keyErr); err != nil {
 		return Credential{}, err
 	}
 	if key == nil || *key == "" {

@@ -71,6 +71,8 @@ func TestVerifiedCreate(t *testing.T) {
 	wantKind(t, err, credentials.Invalid, "verify without a key")
 	_, err = w.svc.CreateVerified(ctx, "org", credentials.CreateInput{Provider: "acme", AccountKey: "d", APIKey: ptr("sk-good-key-1111")})
 	wantKind(t, err, credentials.Invalid, "verify of an unsupported provider")
+	_, err = w.svc.CreateVerified(ctx, "org", credentials.CreateInput{Provider: "openai", AccountKey: "e", DisplayName: ptr(strings.Repeat("x", 201)), APIKey: ptr("sk-good-key-1111")})
+	wantKind(t, err, credentials.Invalid, "verify with a display name too long")
 	if len(v.probed) != 2 {
 		t.Errorf("%d probes, want 2: input errors are found before probing", len(v.probed))
 	}
@@ -108,6 +110,12 @@ func TestVerifiedUpdate(t *testing.T) {
 	for _, in := range []credentials.UpdateInput{{DisplayName: ptr("n")}, {BaseURL: ptr("https://three.example.com/v1")}, {APIKey: ptr("")}} {
 		_, err := w.svc.UpdateVerified(ctx, "org", c.ID, in)
 		wantKind(t, err, credentials.Invalid, "verify without a key")
+	}
+	probes := len(v.probed)
+	_, err = w.svc.UpdateVerified(ctx, "org", c.ID, credentials.UpdateInput{APIKey: ptr("sk-good-key-1111"), DisplayName: ptr(strings.Repeat("x", 201))})
+	wantKind(t, err, credentials.Invalid, "verify with a display name too long")
+	if len(v.probed) != probes {
+		t.Error("a bad display name was probed before it was refused")
 	}
 	_, err = w.svc.UpdateVerified(ctx, "org", credentials.NewID(), credentials.UpdateInput{APIKey: ptr("sk-good-key-1111")})
 	wantKind(t, err, credentials.NotFound, "verify on a missing credential")
