@@ -141,6 +141,7 @@ func TestRollbackRaces(t *testing.T) {
 			go func() { defer wg.Done(); b = tc.other(id) }()
 			wg.Wait()
 			where := fmt.Sprintf("rollback vs %s, round %d: statuses %d, %d", tc.name, round, a.status, b.status)
+			t.Log(where)
 			if a.status != 200 && a.status != 409 && a.status != 404 {
 				t.Fatalf("%s: rollback %s", where, a.body)
 			}
