@@ -101,3 +101,17 @@ func (b *Builder) LiveUsage() (*liveusage.Service, error) {
 		QuotaLowPercent: float64(b.Config.QuotaLowPercent),
 	}), nil
 }
+
+// VerifyingService is the writers' credential service that also serves
+// ?verify=true: its verifier probes with the configured prober and stores
+// an accepted probe's result in the usage cache.
+func (b *Builder) VerifyingService() (*credentials.Service, error) {
+	ks, err := b.KeyStore()
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	v := liveusage.New(b.Store(), ks, b.Prober(), liveusage.Options{Fresh: b.Config.UsageFresh, Log: b.Log})
+	return credentials.NewService(b.Store(), credentials.Options{
+		Keys: ks, Log: b.Log, BaseURLCheck: b.baseURLCheck(), Verifier: v,
+	}), nil
+}

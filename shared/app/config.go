@@ -35,6 +35,7 @@ type Config struct {
 	ProbeTimeout     time.Duration // PROBE_TIMEOUT_SECONDS, default 10
 	AllowPrivate     bool          // PROBE_ALLOW_PRIVATE_NETWORKS=1: local testing only
 	QuotaLowPercent  int           // QUOTA_LOW_PERCENT, 1 to 99, default 10: a window under it marks the credential's quota low
+	KeyMaxAge        time.Duration // KEY_MAX_AGE_DAYS, default 90, 0 off: older keys are stale (credentials.Credential.KeyStale)
 }
 
 // LoadConfig reads the configuration through getenv (os.Getenv in Lambda,
@@ -72,6 +73,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ProbeTimeout:    time.Duration(num("PROBE_TIMEOUT_SECONDS", 10, 1, 25)) * time.Second,
 		AllowPrivate:    get("PROBE_ALLOW_PRIVATE_NETWORKS", "") == "1",
 		QuotaLowPercent: num("QUOTA_LOW_PERCENT", 10, 1, 99),
+		KeyMaxAge:       time.Duration(num("KEY_MAX_AGE_DAYS", 90, 0, 36500)) * 24 * time.Hour,
 	}
 	for _, r := range strings.Split(get("ADMIN_ROLES", "admin,owner"), ",") {
 		if r = strings.TrimSpace(r); r != "" {

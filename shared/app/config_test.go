@@ -16,21 +16,21 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if c.Auth.OrgClaim != "org_id" || c.Auth.RoleClaim != "org_role" || !reflect.DeepEqual(c.Auth.AdminRoles, []string{"admin", "owner"}) ||
 		c.SecretPrefix != "provider-credentials" || c.RecoveryDays != 7 || c.UsageFresh != 60*time.Second ||
-		c.ProbeTimeout != 10*time.Second || c.AllowPrivate || c.QuotaLowPercent != 10 {
+		c.ProbeTimeout != 10*time.Second || c.AllowPrivate || c.QuotaLowPercent != 10 || c.KeyMaxAge != 90*24*time.Hour {
 		t.Fatalf("defaults = %+v", c)
 	}
-	c, _ = LoadConfig(env(map[string]string{"CREDENTIALS_TABLE": "creds", "ADMIN_ROLES": " boss , ,chief", "PROBE_ALLOW_PRIVATE_NETWORKS": "1"}))
-	if !reflect.DeepEqual(c.Auth.AdminRoles, []string{"boss", "chief"}) || !c.AllowPrivate {
+	c, _ = LoadConfig(env(map[string]string{"CREDENTIALS_TABLE": "creds", "ADMIN_ROLES": " boss , ,chief", "PROBE_ALLOW_PRIVATE_NETWORKS": "1", "KEY_MAX_AGE_DAYS": "0"}))
+	if !reflect.DeepEqual(c.Auth.AdminRoles, []string{"boss", "chief"}) || !c.AllowPrivate || c.KeyMaxAge != 0 {
 		t.Fatalf("overrides = %+v", c)
 	}
 }
 
 func TestLoadConfigFailsFast(t *testing.T) {
-	_, err := LoadConfig(env(map[string]string{"SECRET_RECOVERY_DAYS": "3", "USAGE_FRESH_SECONDS": "soon", "QUOTA_LOW_PERCENT": "100"}))
+	_, err := LoadConfig(env(map[string]string{"SECRET_RECOVERY_DAYS": "3", "USAGE_FRESH_SECONDS": "soon", "QUOTA_LOW_PERCENT": "100", "KEY_MAX_AGE_DAYS": "-1"}))
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	for _, want := range []string{"CREDENTIALS_TABLE", "SECRET_RECOVERY_DAYS", "USAGE_FRESH_SECONDS", "QUOTA_LOW_PERCENT"} {
+	for _, want := range []string{"CREDENTIALS_TABLE", "SECRET_RECOVERY_DAYS", "USAGE_FRESH_SECONDS", "QUOTA_LOW_PERCENT", "KEY_MAX_AGE_DAYS"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

@@ -37,8 +37,19 @@ type Credential struct {
 
 	SecretName string // key store name; set while HasAPIKey
 	KeyVersion string // key store version of the current key; set while HasAPIKey
-	Revision   int64  // bumped by every write; guards read-modify-write updates
-	LockToken  string // set by Store.Lock: this request holds the credential
+
+	// KeyUpdatedAt is when the current key was set (nil: no key, or set
+	// before this was recorded). The Prev fields name the key that was
+	// current before the last rotation, readable as the secret's
+	// AWSPREVIOUS version: what a rollback restores. Empty when there is
+	// nothing to roll back to (no rotation yet, or the key was cleared).
+	KeyUpdatedAt       *time.Time
+	PrevKeyVersion     string
+	PrevAPIKeyLastFour *string
+	PrevKeyUpdatedAt   *time.Time
+
+	Revision  int64  // bumped by every write; guards read-modify-write updates
+	LockToken string // set by Store.Lock: this request holds the credential
 
 	Health Health // the key's health as probes found it (health.go)
 }
@@ -59,7 +70,8 @@ type view struct {
 	CreatedBy      *string `json:"created_by"`
 	UpdatedBy      *string `json:"updated_by"`
 
-	Health healthView `json:"health"` // additive (issue 13): health.go
+	Health       healthView `json:"health"` // additive (issue 13): health.go
+	KeyUpdatedAt *string    `json:"api_key_updated_at"`
 }
 
 // MarshalJSON writes the public view: never the secret's name or version.
@@ -70,7 +82,8 @@ func (c Credential) MarshalJSON() ([]byte, error) {
 		BaseURL: c.BaseURL, Active: c.Active,
 		CreatedAt: FormatTime(c.CreatedAt), UpdatedAt: FormatTime(c.UpdatedAt),
 		CreatedBy: nonEmpty(c.CreatedBy), UpdatedBy: nonEmpty(c.UpdatedBy),
-		Health: c.CurrentHealth().view(time.Now()),
+		Health:       c.CurrentHealth().view(time.Now()),
+		KeyUpdatedAt: formatOptTime(c.KeyUpdatedAt),
 	})
 }
 

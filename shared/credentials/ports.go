@@ -71,7 +71,8 @@ type KeyStore interface {
 	// Put stores a new key in an existing secret.
 	Put(ctx context.Context, name, apiKey string) (version string, err error)
 	// Revert makes version to current again after a failed update made
-	// version from current (compensation).
+	// version from current (compensation), or, for a rollback, makes the
+	// previous version to current again in place of from.
 	Revert(ctx context.Context, name, to, from string) error
 	// Discard deletes a secret no credential refers to, at once (compensation).
 	Discard(ctx context.Context, name string) error

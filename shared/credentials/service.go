@@ -18,6 +18,7 @@ type Service struct {
 	store        Store
 	keys         KeyStore // nil for read-only functions
 	checkBaseURL BaseURLCheck
+	verifier     Verifier // nil: ?verify=true is not served (verify.go)
 	now          func() time.Time
 	log          *slog.Logger
 }
@@ -27,13 +28,14 @@ type Service struct {
 type Options struct {
 	Keys         KeyStore         // nil for read-only functions; routes that write keys need one
 	BaseURLCheck BaseURLCheck     // the base URL validator; nil accepts any
+	Verifier     Verifier         // probes keys for ?verify=true (create, update); nil: not served
 	Now          func() time.Time // default time.Now
 	Log          *slog.Logger     // for failed compensations; default slog.Default()
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, opts Options) *Service {
-	s := &Service{store: store, keys: opts.Keys, checkBaseURL: opts.BaseURLCheck, now: opts.Now, log: opts.Log}
+	s := &Service{store: store, keys: opts.Keys, checkBaseURL: opts.BaseURLCheck, verifier: opts.Verifier, now: opts.Now, log: opts.Log}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -275,10 +277,13 @@ func (s *Service) ref(c Credential) SecretRef {
 }
 
 func (c *Credential) setKey(name, version, key string) {
+	c.rememberKey(name, version)
 	c.HasAPIKey, c.SecretName, c.KeyVersion, c.APIKeyLastFour = true, name, version, lastFour(key)
 }
 
 func (c *Credential) clearKey() {
+	c.forgetPrevious()
+	c.KeyUpdatedAt = nil
 	c.HasAPIKey, c.SecretName, c.KeyVersion, c.APIKeyLastFour = false, "", "", nil
 }
 

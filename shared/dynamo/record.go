@@ -42,6 +42,13 @@ type record struct {
 	// --- health (issue 13), attributes in health.go ---
 	Health credentials.Health
 	// --- end health ---
+	// Key history (shared/credentials/rollback.go): when the current key
+	// was set, and the key a rollback restores. Absent on items written
+	// before they were recorded.
+	KeyUpdatedAt       *string
+	PrevKeyVersion     string
+	PrevAPIKeyLastFour *string
+	PrevKeyUpdatedAt   *string
 }
 
 // item is the record as DynamoDB attributes; absent optional fields are
@@ -72,6 +79,18 @@ func (r record) item() item {
 		it["key_version"] = sAttr(r.KeyVersion)
 	}
 	addHealth(it, r.Health) // health (issue 13)
+	if r.KeyUpdatedAt != nil {
+		it["api_key_updated_at"] = sAttr(*r.KeyUpdatedAt)
+	}
+	if r.PrevKeyVersion != "" {
+		it["prev_key_version"] = sAttr(r.PrevKeyVersion)
+	}
+	if r.PrevAPIKeyLastFour != nil {
+		it["prev_api_key_last_four"] = sAttr(*r.PrevAPIKeyLastFour)
+	}
+	if r.PrevKeyUpdatedAt != nil {
+		it["prev_key_updated_at"] = sAttr(*r.PrevKeyUpdatedAt)
+	}
 	return it
 }
 
@@ -85,6 +104,8 @@ func readRecord(it item) (record, error) {
 		CreatedAt: rd.str("created_at"), UpdatedAt: rd.str("updated_at"),
 		CreatedBy: rd.strOr("created_by"), UpdatedBy: rd.strOr("updated_by"),
 		SecretName: rd.strOr("secret_name"), KeyVersion: rd.strOr("key_version"), Revision: rd.num("revision"),
+		KeyUpdatedAt: rd.optStr("api_key_updated_at"), PrevKeyVersion: rd.strOr("prev_key_version"),
+		PrevAPIKeyLastFour: rd.optStr("prev_api_key_last_four"), PrevKeyUpdatedAt: rd.optStr("prev_key_updated_at"),
 	}
 	r.Health = readHealth(it) // health (issue 13)
 	return r, rd.err
@@ -103,8 +124,29 @@ func toRecord(c credentials.Credential) record {
 		Active: c.Active, CreatedAt: credentials.FormatTime(c.CreatedAt),
 		UpdatedAt: credentials.FormatTime(c.UpdatedAt), CreatedBy: c.CreatedBy, UpdatedBy: c.UpdatedBy,
 		SecretName: c.SecretName, KeyVersion: c.KeyVersion, Revision: c.Revision,
+		KeyUpdatedAt: optTime(c.KeyUpdatedAt), PrevKeyVersion: c.PrevKeyVersion,
+		PrevAPIKeyLastFour: c.PrevAPIKeyLastFour, PrevKeyUpdatedAt: optTime(c.PrevKeyUpdatedAt),
 		Health: c.Health, // health (issue 13)
 	}
+}
+
+func optTime(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := credentials.FormatTime(*t)
+	return &s
+}
+
+func parseOptTime(id, name string, s *string) (*time.Time, error) {
+	if s == nil {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *s)
+	if err != nil {
+		return nil, fmt.Errorf("dynamo: credential %s: %s: %w", id, name, err)
+	}
+	return &t, nil
 }
 
 func (r record) credential() (credentials.Credential, error) {
@@ -119,11 +161,21 @@ func (r record) credential() (credentials.Credential, error) {
 	if err != nil {
 		return credentials.Credential{}, fmt.Errorf("dynamo: credential %s: updated_at: %w", r.ID, err)
 	}
+	keyAt, err := parseOptTime(r.ID, "api_key_updated_at", r.KeyUpdatedAt)
+	if err != nil {
+		return credentials.Credential{}, err
+	}
+	prevAt, err := parseOptTime(r.ID, "prev_key_updated_at", r.PrevKeyUpdatedAt)
+	if err != nil {
+		return credentials.Credential{}, err
+	}
 	return credentials.Credential{
 		ID: r.ID, OrgID: r.OrgID, Provider: r.Provider, AccountKey: r.AccountKey,
 		DisplayName: r.DisplayName, APIKeyLastFour: r.APIKeyLastFour, HasAPIKey: r.HasAPIKey,
 		BaseURL: r.BaseURL, Active: r.Active, CreatedAt: created, UpdatedAt: updated,
 		CreatedBy: r.CreatedBy, UpdatedBy: r.UpdatedBy, SecretName: r.SecretName, KeyVersion: r.KeyVersion, Revision: r.Revision,
-		Health: r.Health, // health (issue 13)
+		KeyUpdatedAt: keyAt, PrevKeyVersion: r.PrevKeyVersion, PrevAPIKeyLastFour: r.PrevAPIKeyLastFour,
+		PrevKeyUpdatedAt: prevAt,
+		Health:           r.Health, // health (issue 13)
 	}, nil
 }

@@ -11,12 +11,17 @@ import (
 )
 
 func TestRecordRoundTrip(t *testing.T) {
-	last4, base := "wxyz", "https://api.example.com/v1"
+	last4, prev4, base := "wxyz", "abcd", "https://api.example.com/v1"
 	now := time.Date(2026, 5, 20, 22, 3, 57, 123456000, time.UTC)
 	for _, c := range []credentials.Credential{
 		{ID: "id-1", OrgID: "org", Provider: "openai", AccountKey: "default", DisplayName: "Prod",
 			APIKeyLastFour: &last4, HasAPIKey: true, BaseURL: &base, Active: true, CreatedAt: now, UpdatedAt: now.Add(time.Second),
 			SecretName: "p/org/id-1", KeyVersion: "v-1", Revision: 7, CreatedBy: "alice", UpdatedBy: "bob"},
+		{ID: "id-3", OrgID: "org", Provider: "openai", AccountKey: "rotated", DisplayName: "Rotated",
+			APIKeyLastFour: &last4, HasAPIKey: true, Active: true, CreatedAt: now, UpdatedAt: now.Add(2 * time.Second),
+			SecretName: "p/org/id-3", KeyVersion: "v-2", Revision: 3,
+			KeyUpdatedAt: ptrTime(now.Add(2 * time.Second)), PrevKeyVersion: "v-1", PrevAPIKeyLastFour: &prev4,
+			PrevKeyUpdatedAt: ptrTime(now)},
 		{ID: "id-2", OrgID: "org", Provider: "groq", AccountKey: "", DisplayName: "", CreatedAt: now, UpdatedAt: now, Revision: 1},
 	} {
 		it := toRecord(c).item()
@@ -36,10 +41,12 @@ func TestRecordRoundTrip(t *testing.T) {
 func TestDecodeRefusesWrongTypes(t *testing.T) {
 	base := toRecord(credentials.Credential{ID: "x", OrgID: "o", Provider: "openai", Revision: 1}).item()
 	for name, bad := range map[string]ddbtypes.AttributeValue{
-		"provider":    &ddbtypes.AttributeValueMemberN{Value: "1"},
-		"revision":    &ddbtypes.AttributeValueMemberS{Value: "one"},
-		"has_api_key": &ddbtypes.AttributeValueMemberS{Value: "true"},
-		"base_url":    &ddbtypes.AttributeValueMemberBOOL{Value: true},
+		"provider":           &ddbtypes.AttributeValueMemberN{Value: "1"},
+		"revision":           &ddbtypes.AttributeValueMemberS{Value: "one"},
+		"has_api_key":        &ddbtypes.AttributeValueMemberS{Value: "true"},
+		"base_url":           &ddbtypes.AttributeValueMemberBOOL{Value: true},
+		"api_key_updated_at": &ddbtypes.AttributeValueMemberS{Value: "yesterday"},
+		"prev_key_version":   &ddbtypes.AttributeValueMemberN{Value: "2"},
 	} {
 		it := item{}
 		for k, v := range base {
@@ -55,3 +62,5 @@ func TestDecodeRefusesWrongTypes(t *testing.T) {
 		t.Error("missing provider: want an error")
 	}
 }
+
+func ptrTime(t time.Time) *time.Time { return &t }

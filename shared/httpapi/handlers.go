@@ -22,6 +22,8 @@ const (
 	RouteUpdate = "PATCH /provider-credentials/{credential_id}"
 	RouteUsage  = "GET /provider-credentials/{credential_id}/usage"
 	RouteDelete = "DELETE /provider-credentials/{credential_id}"
+
+	RouteRollback = "POST /provider-credentials/{credential_id}/rollback"
 )
 
 // Deps are what the credential handlers need.
@@ -114,7 +116,15 @@ func CreateCredential(d Deps) http.Handler {
 		if err := o.err(); err != nil {
 			return err
 		}
-		cred, err := d.Service.Create(r.Context(), c.OrgID, in)
+		verify, err := queryBool(r, "verify")
+		if err != nil {
+			return err
+		}
+		create := d.Service.Create
+		if verify {
+			create = d.Service.CreateVerified
+		}
+		cred, err := create(r.Context(), c.OrgID, in)
 		if err != nil {
 			return err
 		}
@@ -159,7 +169,15 @@ func UpdateCredential(d Deps) http.Handler {
 		if err := o.err(); err != nil {
 			return err
 		}
-		cred, err := d.Service.Update(r.Context(), c.OrgID, id, in)
+		verify, err := queryBool(r, "verify")
+		if err != nil {
+			return err
+		}
+		update := d.Service.Update
+		if verify {
+			update = d.Service.UpdateVerified
+		}
+		cred, err := update(r.Context(), c.OrgID, id, in)
 		if err != nil {
 			return err
 		}
@@ -179,6 +197,23 @@ func DeleteCredential(d Deps) http.Handler {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// RollbackCredential serves POST /provider-credentials/{credential_id}/rollback:
+// the key that was current before the last rotation is current again.
+func RollbackCredential(d Deps) http.Handler {
+	return serve(d.Log, d.Auth, RouteRollback, true, func(w http.ResponseWriter, r *http.Request, c Caller) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		cred, err := d.Service.Rollback(r.Context(), c.OrgID, id)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, cred)
 		return nil
 	})
 }

@@ -26,10 +26,14 @@ import (
 // The handlers' decoding, errors and statuses, through the real handlers
 // and the real API Gateway event adapter, over the in-memory stores.
 
-type prober struct{ probes int }
+type prober struct {
+	probes  int
+	lastKey string // the key of the last probe
+}
 
 func (p *prober) Probe(_ context.Context, t usage.Target) usage.Result {
 	p.probes++
+	p.lastKey = t.APIKey
 	return usage.Result{Provider: t.Provider, AccountKey: t.AccountKey, CheckedAt: time.Now().UTC().Truncate(time.Microsecond), Reachable: t.APIKey != ""}
 }
 
@@ -57,7 +61,7 @@ func newAPI(t *testing.T) *api {
 		httpapi.RouteList: httpapi.ListCredentials(d), httpapi.RouteCreate: httpapi.CreateCredential(d),
 		httpapi.RouteTest: httpapi.TestCredential(d), httpapi.RouteGet: httpapi.GetCredential(d),
 		httpapi.RouteUpdate: httpapi.UpdateCredential(d), httpapi.RouteUsage: httpapi.GetUsage(d),
-		httpapi.RouteDelete: httpapi.DeleteCredential(d),
+		httpapi.RouteDelete: httpapi.DeleteCredential(d), httpapi.RouteRollback: httpapi.RollbackCredential(d),
 	}}
 }
 

@@ -27,12 +27,14 @@ type Function struct {
 // The HTTP functions.
 var (
 	ListCredentials  = Function{Name: "list-credentials", DynamoDB: true, deps: readDeps, newHandler: httpapi.ListCredentials}
-	CreateCredential = Function{Name: "create-credential", DynamoDB: true, Secrets: true, deps: writeDeps, newHandler: httpapi.CreateCredential}
+	CreateCredential = Function{Name: "create-credential", DynamoDB: true, Secrets: true, deps: verifyDeps, newHandler: httpapi.CreateCredential}
 	GetCredential    = Function{Name: "get-credential", DynamoDB: true, deps: readDeps, newHandler: httpapi.GetCredential}
-	UpdateCredential = Function{Name: "update-credential", DynamoDB: true, Secrets: true, deps: writeDeps, newHandler: httpapi.UpdateCredential}
+	UpdateCredential = Function{Name: "update-credential", DynamoDB: true, Secrets: true, deps: verifyDeps, newHandler: httpapi.UpdateCredential}
 	DeleteCredential = Function{Name: "delete-credential", DynamoDB: true, Secrets: true, deps: writeDeps, newHandler: httpapi.DeleteCredential}
 	GetUsage         = Function{Name: "get-usage", DynamoDB: true, Secrets: true, deps: usageDeps, newHandler: httpapi.GetUsage}
 	TestCredential   = Function{Name: "test-credential", deps: usageDeps, newHandler: httpapi.TestCredential}
+
+	RollbackCredential = Function{Name: "rollback-credential", DynamoDB: true, Secrets: true, deps: writeDeps, newHandler: httpapi.RollbackCredential}
 )
 
 // All returns every HTTP function by name, for the local server, tools and
@@ -40,7 +42,7 @@ var (
 // and link every handler into every binary.)
 func All() map[string]Function {
 	m := map[string]Function{}
-	for _, f := range []Function{ListCredentials, CreateCredential, GetCredential, UpdateCredential, DeleteCredential, GetUsage, TestCredential} {
+	for _, f := range []Function{ListCredentials, CreateCredential, GetCredential, UpdateCredential, DeleteCredential, GetUsage, TestCredential, RollbackCredential} {
 		m[f.Name] = f
 	}
 	return m
@@ -94,6 +96,16 @@ func credentialDeps(b *app.Builder, withKeys bool) (httpapi.Deps, error) {
 
 func readDeps(b *app.Builder) (httpapi.Deps, error)  { return credentialDeps(b, false) }
 func writeDeps(b *app.Builder) (httpapi.Deps, error) { return credentialDeps(b, true) }
+
+// verifyDeps are the writers' dependencies with a verifier, for the routes
+// that serve ?verify=true (create and update).
+func verifyDeps(b *app.Builder) (httpapi.Deps, error) {
+	svc, err := b.VerifyingService()
+	if err != nil {
+		return httpapi.Deps{}, err
+	}
+	return httpapi.Deps{Service: svc, Auth: httpapi.Auth(b.Config.Auth), Log: b.Log}, nil
+}
 
 // usageDeps add the live usage service to the read dependencies.
 func usageDeps(b *app.Builder) (httpapi.Deps, error) {

@@ -119,6 +119,7 @@ func (h *harness) consistency() error {
 // may leak, no compensation may fail, and the credential must not be left
 // locked.
 func TestFailureAtEveryAWSCall(t *testing.T) {
+	verifyBase := newFakeOpenAI(t, testKey).URL + "/v1" // accepts the key the verified paths set
 	withKey := func(h *harness, admin string) string {
 		return h.create(admin, map[string]any{"provider": "openai", "account_key": "a", "api_key": "sk-old-key-1111"}).ID
 	}
@@ -171,6 +172,16 @@ func TestFailureAtEveryAWSCall(t *testing.T) {
 		{"change base URL", withKey, func(h *harness, admin, id string) response {
 			return h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"base_url": "https://llm.example.com/v1"})
 		}, nil},
+		{"verified create", nil, func(h *harness, admin, _ string) response {
+			return h.do("POST", "/provider-credentials?verify=true", admin, map[string]any{"provider": "openai_compatible", "account_key": "b", "api_key": testKey, "base_url": verifyBase})
+		}, nil},
+		{"verified rotate", func(h *harness, admin string) string {
+			return h.create(admin, map[string]any{"provider": "openai_compatible", "account_key": "a", "api_key": "sk-old-key-1111", "base_url": verifyBase}).ID
+		}, func(h *harness, admin, id string) response {
+			return h.do("PATCH", "/provider-credentials/"+id+"?verify=true", admin, map[string]any{"api_key": testKey})
+		}, hasKey(testKey)},
+		{"roll back", rotated, rollbackCred, rolledBackTo("sk-old-key-1111")},
+		{"roll back twice", rolledBack, rollbackCred, rolledBackTo(testKey)},
 		{"delete with key", withKey, deleteCred, gone},
 		{"delete without key", keyless, deleteCred, gone},
 	}
@@ -309,6 +320,8 @@ func TestAWSCallsPerRequest(t *testing.T) {
 		{"patch key", func() response {
 			return h.do("PATCH", "/provider-credentials/"+id, admin, map[string]any{"api_key": "sk-new-9999"})
 		}, []string{"DynamoDB.UpdateItem", "Secrets Manager.PutSecretValue", "DynamoDB.PutItem"}}, // read+lock, new version, write+unlock
+		{"roll back", func() response { return h.do("POST", "/provider-credentials/"+id+"/rollback", admin, nil) },
+			[]string{"DynamoDB.UpdateItem", "Secrets Manager.UpdateSecretVersionStage", "DynamoDB.PutItem"}}, // read+lock, AWSCURRENT back, swap+unlock
 		{"delete", func() response { return h.do("DELETE", "/provider-credentials/"+id, admin, nil) },
 			[]string{"DynamoDB.UpdateItem", "Secrets Manager.DeleteSecret", "DynamoDB.TransactWriteItems"}},
 		{"get missing", func() response { return h.do("GET", "/provider-credentials/"+id, admin, nil) }, []string{"DynamoDB.GetItem"}},

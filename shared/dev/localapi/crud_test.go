@@ -43,7 +43,7 @@ func TestCredentialLifecycle(t *testing.T) {
 			}
 		}
 	})
-	want := []string{"account_key", "active", "api_key_last_four", "base_url", "created_at", "created_by", "display_name",
+	want := []string{"account_key", "active", "api_key_last_four", "api_key_updated_at", "base_url", "created_at", "created_by", "display_name",
 		"has_api_key", "health", "id", "organization_id", "provider", "updated_at", "updated_by"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("fields = %v, want %v", keys, want)

@@ -61,7 +61,16 @@ func stored(c credentials.Credential) credentials.Credential {
 	c.LockToken = ""
 	c.CreatedAt, c.UpdatedAt = roundTrip(c.CreatedAt), roundTrip(c.UpdatedAt)
 	c.Health = storedHealth(c.Health)
+	c.KeyUpdatedAt, c.PrevKeyUpdatedAt = roundTripPtr(c.KeyUpdatedAt), roundTripPtr(c.PrevKeyUpdatedAt)
 	return c
+}
+
+func roundTripPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	r := roundTrip(*t)
+	return &r
 }
 
 func roundTrip(t time.Time) time.Time {

@@ -84,7 +84,7 @@ func TestValidatorRejectsWrongBodies(t *testing.T) {
 	good := `{"id":"3f6c2a9e-8b1d-4c7a-9e2f-5d4b3a2c1e0f","organization_id":"org-a","provider":"openai",` +
 		`"account_key":"default","display_name":"default","api_key_last_four":null,"has_api_key":false,` +
 		`"base_url":null,"active":true,"created_at":"2026-05-20T22:03:57.123456Z","updated_at":"2026-05-20T22:03:57.123456Z",` +
-		`"created_by":"user-1","updated_by":null,"health":{"status":"unknown","error_code":null,"failing_since":null,"last_ok_at":null,"checked_at":null,"quota_low":null}}`
+		`"created_by":"user-1","updated_by":null,"health":{"status":"unknown","error_code":null,"failing_since":null,"last_ok_at":null,"checked_at":null,"quota_low":null},"api_key_updated_at":null}`
 	check := func(status int, body string) error {
 		return doc.ValidateResponse(ctx, "GET", "/provider-credentials/{credential_id}", "/provider-credentials/x",
 			map[string]string{"credential_id": "x"},
@@ -241,6 +241,8 @@ func scenario(provider string) []call {
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":"openai","account_key":"dup"}`, 201},
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":"openai","account_key":"dup"}`, 409},
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":"acme","account_key":"x"}`, 422},
+		{httpapi.RouteCreate, "/provider-credentials?verify=true", "admin", `{"provider":"openai_compatible","account_key":"verified","api_key":` + key + `,"base_url":"` + provider + `"}`, 201},
+		{httpapi.RouteCreate, "/provider-credentials?verify=true", "admin", `{"provider":"openai","account_key":"unverifiable"}`, 422},
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":"openai","account_key":5}`, 422},
 		{httpapi.RouteCreate, "/provider-credentials", "admin", `{"provider":`, 422},
 		{httpapi.RouteCreate, "/provider-credentials", "admin", big, 413},
@@ -271,6 +273,14 @@ func scenario(provider string) []call {
 
 		{httpapi.RouteUpdate, "/provider-credentials/{id}", "admin", `{"display_name":"Production","active":false}`, 200},
 		{httpapi.RouteUpdate, "/provider-credentials/{id}", "admin", `{"api_key":"sk-rotated-not-real-4321"}`, 200},
+		// Rolled back to the first key, then forward again, before the clear below.
+		{httpapi.RouteRollback, "/provider-credentials/{id}/rollback", "admin", "", 200},
+		{httpapi.RouteRollback, "/provider-credentials/{id}/rollback", "admin", "", 200},
+		{httpapi.RouteRollback, "/provider-credentials/{del}/rollback", "admin", "", 409}, // never rotated
+		{httpapi.RouteRollback, "/provider-credentials/{other}/rollback", "admin", "", 404},
+		{httpapi.RouteRollback, "/provider-credentials/not-a-uuid/rollback", "admin", "", 422},
+		{httpapi.RouteRollback, "/provider-credentials/{id}/rollback", "member", "", 403},
+		{httpapi.RouteRollback, "/provider-credentials/{id}/rollback", "", "", 401},
 		{httpapi.RouteUpdate, "/provider-credentials/{id}", "admin", `{"api_key":""}`, 200},
 		{httpapi.RouteUpdate, "/provider-credentials/{other}", "admin", `{"display_name":"x"}`, 404},
 		{httpapi.RouteUpdate, "/provider-credentials/{id}", "admin", `{"active":[1]}`, 422},

@@ -42,6 +42,7 @@ var wantStatus = map[string]int{
 	"create-credential/ok.json":                   201,
 	"create-credential/duplicate.json":            409,
 	"create-credential/unsupported-provider.json": 422,
+	"create-credential/verify-unreachable.json":   422,
 	"create-credential/member.json":               403,
 	"create-credential/no-authorizer.json":        401,
 
@@ -51,17 +52,24 @@ var wantStatus = map[string]int{
 	"get-credential/no-org.json":        403,
 	"get-credential/no-authorizer.json": 401,
 
-	"update-credential/ok.json":            200,
-	"update-credential/rotate-key.json":    200,
-	"update-credential/clear-key.json":     200,
-	"update-credential/add-key.json":       200,
-	"update-credential/member.json":        403,
-	"update-credential/no-authorizer.json": 401,
+	"update-credential/ok.json":                 200,
+	"update-credential/rotate-key.json":         200,
+	"update-credential/clear-key.json":          200,
+	"update-credential/add-key.json":            200,
+	"update-credential/verify-unreachable.json": 422,
+	"update-credential/member.json":             403,
+	"update-credential/no-authorizer.json":      401,
 
 	"delete-credential/ok.json":            204,
 	"delete-credential/not-found.json":     404,
 	"delete-credential/member.json":        403,
 	"delete-credential/no-authorizer.json": 401,
+
+	"rollback-credential/ok.json":                      200,
+	"rollback-credential/nothing-to-roll-back-to.json": 409,
+	"rollback-credential/not-found.json":               404,
+	"rollback-credential/member.json":                  403,
+	"rollback-credential/no-authorizer.json":           401,
 
 	"test-credential/ok.json":            200,
 	"test-credential/member.json":        403,
@@ -97,9 +105,11 @@ var notReached = map[string]map[string]string{
 		"secretsmanager:RestoreSecret secret":  "secrets.Store.Create restores a secret whose name is taken; a new credential's id never is",
 		"secretsmanager:PutSecretValue secret": "the same path then writes the new key into the restored secret",
 		"secretsmanager:DescribeSecret secret": "the same ScheduleDelete confirmation as update-credential's, after a failed create",
+		"dynamodb:PutItem UsageTable":          "?verify=true stores the probe's result as fresh usage only when the provider accepted the key; the events' probes reach no provider (shared/dev/localapi's verify tests cover it against a fake one)",
 	},
 	"update-credential": {
 		"secretsmanager:DescribeSecret secret": "secrets.Store.ScheduleDelete confirms a secret is already scheduled when the SDK's retry of a DeleteSecret whose answer was lost is refused; the events' faults never make the SDK retry",
+		"dynamodb:PutItem UsageTable":          "the same as create-credential's: only after an accepted ?verify=true probe",
 	},
 	"delete-credential": {
 		"secretsmanager:DescribeSecret secret": "the same ScheduleDelete confirmation as update-credential's",

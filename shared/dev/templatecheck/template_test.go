@@ -18,12 +18,14 @@ import (
 	"github.com/acme/provider-credentials/shared/httpapi"
 )
 
-// specRoutes are SPEC.md's routes: the one place they are written down.
-// template.yaml must deploy exactly these (TestRoutes); every other check
-// (openapicheck) reads its route list from template.yaml.
+// specRoutes are SPEC.md's routes, plus the ones issues added since
+// (issue 14: rollback): the one place they are written down. template.yaml
+// must deploy exactly these (TestRoutes); every other check (openapicheck)
+// reads its route list from template.yaml.
 var specRoutes = []string{
 	httpapi.RouteList, httpapi.RouteCreate, httpapi.RouteTest, httpapi.RouteGet,
 	httpapi.RouteUpdate, httpapi.RouteUsage, httpapi.RouteDelete,
+	httpapi.RouteRollback,
 }
 
 func load(t *testing.T) *samtemplate.Template {
