@@ -66,16 +66,26 @@ func (b *Builder) KeyStore() (*secrets.Store, error) {
 func (b *Builder) Service(withKeys bool) (*credentials.Service, error) {
 	opts := credentials.Options{Log: b.Log, BaseURLCheck: b.baseURLCheck()}
 	if withKeys {
-		if b.Config.StackName == "" {
-			return nil, errors.New("app: STACK_NAME is not set: every secret is tagged with its stack")
-		}
-		ks, err := b.KeyStore()
+		ks, err := b.writerKeyStore()
 		if err != nil {
-			return nil, fmt.Errorf("app: %w", err)
+			return nil, err
 		}
 		opts.Keys = ks
 	}
 	return credentials.NewService(b.Store(), opts), nil
+}
+
+// writerKeyStore is the key store of a function that writes keys: it
+// needs the stack its secrets are tagged with.
+func (b *Builder) writerKeyStore() (*secrets.Store, error) {
+	if b.Config.StackName == "" {
+		return nil, errors.New("app: STACK_NAME is not set: every secret is tagged with its stack")
+	}
+	ks, err := b.KeyStore()
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	return ks, nil
 }
 
 func (b *Builder) baseURLCheck() credentials.BaseURLCheck {
@@ -106,9 +116,9 @@ func (b *Builder) LiveUsage() (*liveusage.Service, error) {
 // ?verify=true: its verifier probes with the configured prober and stores
 // an accepted probe's result in the usage cache.
 func (b *Builder) VerifyingService() (*credentials.Service, error) {
-	ks, err := b.KeyStore()
+	ks, err := b.writerKeyStore()
 	if err != nil {
-		return nil, fmt.Errorf("app: %w", err)
+		return nil, err
 	}
 	v := liveusage.New(b.Store(), ks, b.Prober(), liveusage.Options{Fresh: b.Config.UsageFresh, Log: b.Log})
 	return credentials.NewService(b.Store(), credentials.Options{

@@ -11,7 +11,7 @@ import (
 )
 
 func TestEveryFunctionBuilds(t *testing.T) {
-	cfg := app.Config{CredentialsTable: "c", UsageTable: "u", SecretPrefix: "p", RecoveryDays: 7}
+	cfg := app.Config{CredentialsTable: "c", UsageTable: "u", SecretPrefix: "p", RecoveryDays: 7, StackName: "s"}
 	b := &app.Builder{Config: cfg, Clients: app.Clients{DynamoDB: dynamodb.New(dynamodb.Options{}), SecretsManager: secretsmanager.New(secretsmanager.Options{})}}
 	for name := range routes.All() {
 		if h, err := routes.Handler(b, name); err != nil || h == nil {
@@ -23,6 +23,14 @@ func TestEveryFunctionBuilds(t *testing.T) {
 	for name, want := range map[string]bool{"list-credentials": false, "get-usage": false, "test-credential": true} {
 		if _, err := routes.Handler(bare, name); (err == nil) != want {
 			t.Errorf("Handler(%q) without clients: err = %v, want error %v", name, err, !want)
+		}
+	}
+	// A function that writes keys refuses to start without the stack its secrets are tagged with.
+	noStack := &app.Builder{Config: cfg, Clients: b.Clients}
+	noStack.Config.StackName = ""
+	for _, name := range []string{"create-credential", "update-credential", "delete-credential", "rollback-credential"} {
+		if _, err := routes.Handler(noStack, name); err == nil {
+			t.Errorf("Handler(%q) without STACK_NAME: want an error", name)
 		}
 	}
 	if _, err := routes.Handler(b, "nope"); err == nil {

@@ -281,6 +281,7 @@ func scenario(provider string) []call {
 		{httpapi.RouteRollback, "/provider-credentials/not-a-uuid/rollback", "admin", "", 422},
 		{httpapi.RouteRollback, "/provider-credentials/{id}/rollback", "member", "", 403},
 		{httpapi.RouteRollback, "/provider-credentials/{id}/rollback", "", "", 401},
+		{httpapi.RouteRollback, "/provider-credentials/{id}/rollback", "admin" + outage, "", 503},
 		{httpapi.RouteUpdate, "/provider-credentials/{id}", "admin", `{"api_key":""}`, 200},
 		{httpapi.RouteUpdate, "/provider-credentials/{other}", "admin", `{"display_name":"x"}`, 404},
 		{httpapi.RouteUpdate, "/provider-credentials/{id}", "admin", `{"active":[1]}`, 422},
