@@ -29,7 +29,7 @@ func img(kv map[string]any) image {
 			im[k] = events.NewStringAttribute(v)
 		case bool:
 			im[k] = events.NewBooleanAttribute(v)
-		case int:
+		case int, float64:
 			im[k] = events.NewNumberAttribute(fmt.Sprint(v))
 		default:
 			panic(fmt.Sprintf("img: %T", v))
@@ -188,34 +188,47 @@ func TestMapCredentialChanges(t *testing.T) {
 	}
 }
 
-var health = map[string]any{
-	"pk": "org-a", "sk": "HEALTH#c-1", "kind": "health", "credential_id": "c-1", "provider": "openai", "account_key": "prod",
-	"status": "ok", "last_ok_at": "2026-05-20T22:00:00Z", "checked_at": "2026-05-20T22:00:00Z",
-}
+// healthOK is a credential item whose key a probe found working.
+var healthOK = with(cred, map[string]any{
+	"health_status": "ok", "health_fingerprint": "fp-1", "last_ok_at": "2026-05-20T22:00:00Z", "health_checked_at": "2026-05-20T22:00:00Z",
+})
 
 func TestMapHealth(t *testing.T) {
-	failing := with(health, map[string]any{"status": "failing", "error_code": "invalid_key",
-		"failing_since": "2026-05-20T22:05:00Z", "checked_at": "2026-05-20T22:05:00Z"})
-	low := with(health, map[string]any{"quota_low_window": "requests", "quota_low_reset_at": "2026-05-21T00:00:00Z",
-		"quota_low_remaining": 40, "quota_low_limit": 500, "quota_low_at": "2026-05-20T22:10:00Z"})
+	failing := with(healthOK, map[string]any{"health_status": "failing", "health_code": "invalid_key",
+		"failing_since": "2026-05-20T22:05:00Z", "health_checked_at": "2026-05-20T22:05:00Z"})
+	low := with(healthOK, map[string]any{"quota_low_window": "requests", "quota_low_reset_at": "2026-05-21T00:00:00Z",
+		"quota_low_pct": 4.2, "health_checked_at": "2026-05-20T22:10:00Z"})
+	locked := map[string]any{"key_lock": "lock-token-9f3", "key_lock_until": 1779314700000, "key_lock_by": "bob"}
+	bump := map[string]any{"revision": 2, "updated_at": "2026-05-20T22:20:00.000000Z", "updated_by": "bob"}
+	rotated := map[string]any{"key_version": "kv-next-version", "api_key_last_four": "abcd"}
 	for _, tc := range []struct {
 		name string
 		r    events.DynamoDBEventRecord
 		want []string
 	}{
-		{"first check ok", rec("INSERT", nil, health), nil},
-		{"first check failing", rec("INSERT", nil, failing), []string{TypeHealthChanged}},
-		{"unknown to failing", rec("MODIFY", with(health, map[string]any{"status": "unknown"}), failing), []string{TypeHealthChanged}},
-		{"ok to failing", rec("MODIFY", health, failing), []string{TypeHealthChanged}},
-		{"still failing", rec("MODIFY", failing, with(failing, map[string]any{"checked_at": "2026-05-20T22:10:00Z"})), nil},
-		{"failing to ok", rec("MODIFY", failing, with(health, map[string]any{"last_ok_at": "2026-05-20T22:15:00Z"})), []string{TypeHealthChanged}},
-		{"ok to unknown", rec("MODIFY", health, with(health, map[string]any{"status": "unknown"})), nil},
-		{"quota low", rec("MODIFY", health, low), []string{TypeQuotaLow}},
-		{"quota low again in the same window", rec("MODIFY", low, with(low, map[string]any{"quota_low_remaining": 10})), nil},
-		{"quota low in the next window", rec("MODIFY", low, with(low, map[string]any{"quota_low_reset_at": "2026-05-22T00:00:00Z"})), []string{TypeQuotaLow}},
-		{"quota marker cleared", rec("MODIFY", low, health), nil},
-		{"failing and low together", rec("MODIFY", health, with(low, map[string]any{"status": "failing", "error_code": "rate_limited"})), []string{TypeHealthChanged, TypeQuotaLow}},
-		{"health removed", rec("REMOVE", failing, nil), nil},
+		{"first check ok", rec("MODIFY", cred, healthOK), nil},
+		{"first check failing", rec("MODIFY", cred, failing), []string{TypeHealthChanged}},
+		{"ok to failing", rec("MODIFY", healthOK, failing), []string{TypeHealthChanged}},
+		{"still failing, checked again", rec("MODIFY", failing, with(failing, map[string]any{"health_checked_at": "2026-05-20T22:10:00Z"})), nil},
+		{"failing for another reason", rec("MODIFY", failing, with(failing, map[string]any{"health_code": "insufficient_quota"})), []string{TypeHealthChanged}},
+		{"failing with a new key", rec("MODIFY", with(failing, rotated), with(with(failing, rotated), map[string]any{
+			"health_fingerprint": "fp-2", "failing_since": "2026-05-20T22:30:00Z"})), []string{TypeHealthChanged}},
+		{"failing to ok", rec("MODIFY", failing, with(healthOK, map[string]any{"last_ok_at": "2026-05-20T22:15:00Z"})), []string{TypeHealthChanged}},
+		{"ok, last_ok_at refreshed", rec("MODIFY", healthOK, with(healthOK, map[string]any{"last_ok_at": "2026-05-20T23:00:00Z", "health_checked_at": "2026-05-20T23:00:00Z"})), nil},
+		{"ok with a new key", rec("MODIFY", with(healthOK, rotated), with(with(healthOK, rotated), map[string]any{"health_fingerprint": "fp-2"})), nil},
+		{"health cleared", rec("MODIFY", failing, cred), nil},
+		{"quota low", rec("MODIFY", healthOK, low), []string{TypeQuotaLow}},
+		{"quota low again in the same window", rec("MODIFY", low, with(low, map[string]any{"quota_low_pct": 1.5})), nil},
+		{"quota low in the next window", rec("MODIFY", low, with(low, map[string]any{"quota_low_reset_at": "2026-05-21T01:00:00Z"})), []string{TypeQuotaLow}},
+		{"quota low in another window", rec("MODIFY", low, with(low, map[string]any{"quota_low_window": "tokens"})), []string{TypeQuotaLow}},
+		{"quota marker cleared", rec("MODIFY", low, healthOK), nil},
+		{"failing and low together", rec("MODIFY", healthOK, with(low, map[string]any{"health_status": "failing", "health_code": "rate_limited",
+			"failing_since": "2026-05-20T22:10:00Z"})), []string{TypeHealthChanged, TypeQuotaLow}},
+		{"health write under a stale lock", rec("MODIFY", with(healthOK, locked), with(failing, locked)), []string{TypeHealthChanged}},
+		{"credential change carrying the same health", rec("MODIFY", failing, with(failing, with(bump, map[string]any{"display_name": "New"}))), []string{TypeUpdated}},
+		{"key rotation carrying the old key's health", rec("MODIFY", with(low, locked), with(with(low, bump), rotated)), []string{TypeKeyChanged}},
+		{"created", rec("INSERT", nil, cred), []string{TypeCreated}},
+		{"deleted while failing", rec("REMOVE", with(failing, locked), nil), []string{TypeDeleted}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			evs, err := Map(tc.r)
@@ -225,24 +238,62 @@ func TestMapHealth(t *testing.T) {
 			if got := types(evs); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("events = %v, want %v", got, tc.want)
 			}
+			for _, e := range evs {
+				b, _ := json.Marshal(e.Detail)
+				for _, bad := range []string{"secret_name", "provider-credentials/org-a", "key_version", "kv-current", "kv-next", "fp-", "fingerprint", "key_lock", "lock-token"} {
+					if strings.Contains(string(b), bad) {
+						t.Errorf("%s detail %s holds %q", e.DetailType, b, bad)
+					}
+				}
+			}
 		})
 	}
-	evs, _ := Map(rec("MODIFY", health, failing))
+
+	evs, _ := Map(rec("MODIFY", healthOK, failing))
 	d := evs[0].Detail.(HealthChangedDetail)
-	if d.Status != "failing" || d.PreviousStatus != "ok" || d.ErrorCode == nil || *d.ErrorCode != "invalid_key" ||
-		d.CredentialID != "c-1" || d.Provider != "openai" || d.Actor != nil || d.Time != "2026-05-20T22:05:00Z" {
-		t.Errorf("health detail = %+v", d)
+	if d.Status != "failing" || d.PreviousStatus != "ok" || d.ErrorCode == nil || *d.ErrorCode != "invalid_key" || d.PreviousErrorCode != nil ||
+		d.FailingSince == nil || *d.FailingSince != "2026-05-20T22:05:00Z" || d.LastOKAt == nil || *d.LastOKAt != "2026-05-20T22:00:00Z" ||
+		d.CredentialID != "c-1" || d.OrgID != "org-a" || d.Provider != "openai" || d.AccountKey != "prod" || d.Actor != nil || d.Revision != 0 ||
+		d.Time != "2026-05-20T22:05:00Z" || evs[0].Time != time.Date(2026, 5, 20, 22, 5, 0, 0, time.UTC) || d.EventID != "ev-"+fmt.Sprint(seq)+":health" {
+		t.Errorf("failing detail = %+v", d)
 	}
-	evs, _ = Map(rec("MODIFY", health, low))
+	evs, _ = Map(rec("MODIFY", failing, with(failing, map[string]any{"health_code": "insufficient_quota"})))
+	if d := evs[0].Detail.(HealthChangedDetail); d.PreviousStatus != "failing" || *d.ErrorCode != "insufficient_quota" || *d.PreviousErrorCode != "invalid_key" {
+		t.Errorf("failing again detail = %+v", d)
+	}
+	evs, _ = Map(rec("MODIFY", failing, healthOK))
+	if d := evs[0].Detail.(HealthChangedDetail); d.Status != "ok" || d.PreviousStatus != "failing" || d.ErrorCode != nil || d.FailingSince != nil || *d.PreviousErrorCode != "invalid_key" {
+		t.Errorf("recovered detail = %+v", d)
+	}
+	evs, _ = Map(rec("MODIFY", healthOK, low))
 	q := evs[0].Detail.(QuotaLowDetail)
-	if q.Window != "requests" || *q.Remaining != 40 || *q.Limit != 500 || q.ResetAt != "2026-05-21T00:00:00Z" {
+	if q.Window != "requests" || q.RemainingPct == nil || *q.RemainingPct != 4.2 || q.ResetAt != "2026-05-21T00:00:00Z" || q.Time != "2026-05-20T22:10:00Z" ||
+		q.Actor != nil || q.Revision != 0 || q.CredentialID != "c-1" || !strings.HasSuffix(q.EventID, ":quota:requests:2026-05-21T00:00:00Z") {
 		t.Errorf("quota detail = %+v", q)
+	}
+	if b, _ := json.Marshal(q); !strings.Contains(string(b), `"remaining_pct":4.2`) {
+		t.Errorf("quota detail %s lacks remaining_pct", b)
 	}
 }
 
 func TestLockAttributesMatchTheStore(t *testing.T) {
 	if !slices.Equal(lockAttributes, dynamo.LockAttributes) {
 		t.Errorf("lock attributes = %v, want dynamo's %v", lockAttributes, dynamo.LockAttributes)
+	}
+}
+
+func TestHealthAttributesMatchTheStore(t *testing.T) {
+	if !slices.Equal(healthAttributes, dynamo.HealthAttrs) {
+		t.Errorf("health attributes = %v, want dynamo's %v", healthAttributes, dynamo.HealthAttrs)
+	}
+	for got, want := range map[string]string{
+		attrHealthStatus: dynamo.AttrHealthStatus, attrHealthCode: dynamo.AttrHealthCode, attrFailingSince: dynamo.AttrFailingSince,
+		attrLastOKAt: dynamo.AttrLastOKAt, attrHealthCheckedAt: dynamo.AttrHealthCheckedAt, attrHealthFingerprint: dynamo.AttrHealthFingerprint,
+		attrQuotaLowWindow: dynamo.AttrQuotaLowWindow, attrQuotaLowPct: dynamo.AttrQuotaLowPct, attrQuotaLowResetAt: dynamo.AttrQuotaLowResetAt,
+	} {
+		if got != want {
+			t.Errorf("attribute %q, dynamo's is %q", got, want)
+		}
 	}
 }
 

@@ -21,8 +21,9 @@
 //	Credential Updated         display_name, active or base_url changed (changed_fields)
 //	Credential Key Changed     the key was set, cleared or rotated (change, api_key_last_four)
 //	Credential Deleted         the credential item was removed
-//	Credential Health Changed  the health item's status moved between ok and failing
-//	Credential Quota Low       the health item's quota-low marker moved to a new window
+//	Credential Health Changed  the credential's health_status moved between ok and failing,
+//	                           or it failed anew (another health_code or key)
+//	Credential Quota Low       the credential's quota-low marker moved to a new window
 //
 // Writes that change nothing a reader sees publish nothing: lock-only
 // writes (images equal but for dynamo.LockAttributes), uniqueness guards
@@ -30,34 +31,48 @@
 // filter drops the same records before they reach the function; Relevant
 // repeats the rule in code, since a local run has no filtering.
 //
-// # The health item (defined here; written by the refresh and the probes)
+// # Health on the credential item (written by the refresh and the probes)
 //
-// A credential's health is a separate item in the credentials table, so
-// that a health write never bumps the credential's revision nor races a key
-// change, and list and get still read one item per credential:
+// A credential's health lives on its own item (sk "CRED#<id>"), in the
+// attributes dynamo.HealthAttrs names (the feed keeps its own copy of the
+// names; a test holds them equal):
 //
-//	pk = organisation id
-//	sk = "HEALTH#<credential id>"
-//	kind          "health"
-//	credential_id, provider, account_key   copied from the credential
-//	status        "ok" | "failing" | "unknown"
-//	error_code    the probe's typed reason while failing (usage.Code*); absent when ok
-//	failing_since RFC 3339: first failed check of the current failing run; absent when ok
-//	last_ok_at    RFC 3339: last successful check, kept coarse (not rewritten every run)
-//	checked_at    RFC 3339: when status was last decided
-//	quota_low_window     the window that ran low: "requests", "tokens" or "input_tokens"
-//	quota_low_reset_at   RFC 3339: when that window resets; names the window instance
-//	quota_low_remaining  number, the window's remaining at the check
-//	quota_low_limit      number, the window's limit
-//	quota_low_at         RFC 3339: when it was seen low
+//	health_status       "ok" | "failing"; absent: unknown
+//	health_code         the probe's typed reason while failing (usage.Code*)
+//	failing_since       RFC 3339: first failed check of the current failing run
+//	last_ok_at          RFC 3339: last check that found the key working, kept coarse (hourly)
+//	health_checked_at   RFC 3339: when the health was last written
+//	health_fingerprint  what the health was found with (key version, base URL); never published
+//	quota_low_window    the window that ran low: "requests", "tokens", "input_tokens", "output_tokens"
+//	quota_low_pct       number: its remaining, percent of its limit (one decimal)
+//	quota_low_reset_at  RFC 3339: when that window resets; names the window instance
 //
-// The writer sets the quota_low_* marker when a window's remaining falls
-// under QuotaLowPercent (QUOTA_LOW_PERCENT, template parameter
-// QuotaLowPercent, default 10) of its limit and the stored marker does not
-// already name that window and reset time: so at most one write, and one
-// event, per window reset. The publisher emits Health Changed when the new
-// status is ok or failing and differs from the old one, except a first
-// "ok" (from no item or "unknown"), which is not news; and Quota Low when
-// (quota_low_window, quota_low_reset_at) of the new image is set and
-// differs from the old image's.
+// A health write (dynamo.PutHealth) is a MODIFY of the credential item
+// that sets or removes only these, conditional on no live lock: revision,
+// updated_at and every other attribute are the same in both images. Such a
+// record publishes only health events, never Credential Updated; a
+// credential write carries the health as it read it, so its record
+// publishes no health event.
+//
+// Health Changed is published when the new health_status is ok or failing
+// and differs from the old one (absent: unknown), except a first ok (from
+// unknown), which is not news; and when it stays failing but health_code,
+// health_fingerprint or failing_since changed: a new failing run, for
+// another reason (previous_error_code says which it was) or with a new key
+// or base URL that fails too. Health going unknown, or only last_ok_at and
+// health_checked_at moving, is no event. The writer sets the quota-low
+// marker when a window's remaining falls under QuotaLowPercent
+// (QUOTA_LOW_PERCENT, template parameter QuotaLowPercent, default 10) of
+// its limit and the stored marker's reset has passed: at most one write
+// per window reset. Quota Low is published when (quota_low_window,
+// quota_low_reset_at) of the new image is set and differs from the old
+// image's, with remaining_pct from quota_low_pct. Both carry no actor and
+// no revision (a health write never bumps it).
+//
+// template.yaml's filter passes a health write, whose new image holds no
+// key_lock, but not one that lands over an expired lock (left by a request
+// that died before it unlocked; the filter cannot tell it from a Lock):
+// such a change is not published in AWS, and the next one after a request
+// clears the lock is (its previous_status says what was missed). Map
+// itself publishes it (a local run has no filter).
 package changefeed

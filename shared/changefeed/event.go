@@ -2,7 +2,6 @@ package changefeed
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -78,27 +77,32 @@ type DeletedDetail struct {
 	HadAPIKey   bool   `json:"had_api_key"`
 }
 
-// HealthChangedDetail is Credential Health Changed's detail.
+// HealthChangedDetail is Credential Health Changed's detail. Status and
+// PreviousStatus are equal (both failing) for a new failing run: another
+// error_code, or the same after a key or base URL change (the new key
+// fails too).
 type HealthChangedDetail struct {
 	Base
-	Status         string  `json:"status"`
-	PreviousStatus string  `json:"previous_status"`
-	ErrorCode      *string `json:"error_code"`
-	FailingSince   *string `json:"failing_since"`
-	LastOKAt       *string `json:"last_ok_at"`
-	CheckedAt      *string `json:"checked_at"`
+	Status            string  `json:"status"`
+	PreviousStatus    string  `json:"previous_status"`
+	ErrorCode         *string `json:"error_code"`
+	PreviousErrorCode *string `json:"previous_error_code"`
+	FailingSince      *string `json:"failing_since"`
+	LastOKAt          *string `json:"last_ok_at"`
+	CheckedAt         *string `json:"checked_at"`
 }
 
-// QuotaLowDetail is Credential Quota Low's detail.
+// QuotaLowDetail is Credential Quota Low's detail: the window whose
+// remaining fell under QuotaLowPercent of its limit, that remaining as a
+// percentage of the limit (one decimal), and when the window resets.
 type QuotaLowDetail struct {
 	Base
-	Window    string `json:"window"`
-	Remaining *int64 `json:"remaining"`
-	Limit     *int64 `json:"limit"`
-	ResetAt   string `json:"reset_at"`
+	Window       string   `json:"window"`
+	RemainingPct *float64 `json:"remaining_pct"`
+	ResetAt      string   `json:"reset_at"`
 }
 
-// Health statuses of the health item.
+// Health statuses of a credential item's health_status (absent: unknown).
 const (
 	StatusOK      = "ok"
 	StatusFailing = "failing"
@@ -115,11 +119,7 @@ func Map(r events.DynamoDBEventRecord) ([]Event, error) {
 	if r.EventID == "" {
 		return nil, fmt.Errorf("changefeed: stream record %s has no eventID", r.Change.SequenceNumber)
 	}
-	_, sk := keyOf(r)
 	old, cur := r.Change.OldImage, r.Change.NewImage
-	if strings.HasPrefix(sk, healthPrefix) {
-		return mapHealth(r, old, cur), nil
-	}
 	at := recordTime(r)
 	switch events.DynamoDBOperationType(r.EventName) {
 	case events.DynamoDBOperationTypeInsert:
@@ -151,6 +151,10 @@ func Map(r events.DynamoDBEventRecord) ([]Event, error) {
 		if sameExcept(old, cur, lockAttributes) {
 			return nil, nil // a lock taken, fenced or dropped
 		}
+		health := mapHealth(r, old, cur)
+		if sameExcept(old, cur, lockAndHealthAttributes) {
+			return health, nil // a health write: never a credential change
+		}
 		var out []Event
 		actor, when := str(cur, "updated_by"), timeOr(cur, "updated_at", at)
 		var changed []string
@@ -173,7 +177,7 @@ func Map(r events.DynamoDBEventRecord) ([]Event, error) {
 				Base: b, Change: change, APIKeyLastFour: optStr(cur, "api_key_last_four"),
 			}})
 		}
-		return out, nil
+		return append(out, health...), nil
 	}
 	return nil, fmt.Errorf("changefeed: stream record %s: unknown eventName %q", r.EventID, r.EventName)
 }
@@ -192,38 +196,66 @@ func keyChange(old, cur image) string {
 	return ""
 }
 
-func mapHealth(r events.DynamoDBEventRecord, old, cur image) []Event {
-	if cur == nil { // removed with its credential: the delete says it
-		return nil
+// lockAndHealthAttributes are the attributes a lock or a health write
+// changes: images equal but for them are no credential change.
+var lockAndHealthAttributes = append(append([]string(nil), lockAttributes...), healthAttributes...)
+
+// healthStatus reads an image's health_status: ok, failing or unknown.
+func healthStatus(im image) string {
+	if s := str(im, attrHealthStatus); s == StatusOK || s == StatusFailing {
+		return s
 	}
+	return StatusUnknown
+}
+
+// mapHealth derives the health events of a MODIFY of a credential item
+// from its health attributes (dynamo.HealthAttrs). Health Changed when the
+// status moves between ok and failing, except a first ok (from unknown),
+// which is not news, and a move to unknown (health cleared), which says
+// nothing; and when it stays failing but health_code, health_fingerprint
+// or failing_since changed: a new failing run, for another reason or with
+// another key or base URL. A changed last_ok_at or health_checked_at alone
+// (the coarse refresh of a healthy key) is no event. Quota Low when the
+// new image's (quota_low_window, quota_low_reset_at) is set and differs
+// from the old image's: the writer sets it once per window reset.
+func mapHealth(r events.DynamoDBEventRecord, old, cur image) []Event {
 	var out []Event
 	at := recordTime(r)
-	was, is := str(old, "status"), str(cur, "status")
-	if was == "" {
-		was = StatusUnknown
+	was, is := healthStatus(old), healthStatus(cur)
+	news := false
+	switch {
+	case is == StatusUnknown:
+	case is != was:
+		news = !(is == StatusOK && was == StatusUnknown)
+	case is == StatusFailing:
+		news = !sameAttr(old, cur, attrHealthCode) || !sameAttr(old, cur, attrHealthFingerprint) || !sameAttr(old, cur, attrFailingSince)
 	}
-	firstOK := is == StatusOK && was == StatusUnknown
-	if (is == StatusOK || is == StatusFailing) && is != was && !firstOK {
-		b := base(r, "health", cur, "", timeOr(cur, "checked_at", at))
+	if news {
+		b := healthBase(r, "health", cur, timeOr(cur, attrHealthCheckedAt, at))
 		out = append(out, Event{DetailType: TypeHealthChanged, Time: b.at(), Detail: HealthChangedDetail{
-			Base: b, Status: is, PreviousStatus: was, ErrorCode: optStr(cur, "error_code"),
-			FailingSince: optStr(cur, "failing_since"), LastOKAt: optStr(cur, "last_ok_at"),
-			CheckedAt: optStr(cur, "checked_at"),
+			Base: b, Status: is, PreviousStatus: was, ErrorCode: optStr(cur, attrHealthCode),
+			PreviousErrorCode: optStr(old, attrHealthCode), FailingSince: optStr(cur, attrFailingSince),
+			LastOKAt: optStr(cur, attrLastOKAt), CheckedAt: optStr(cur, attrHealthCheckedAt),
 		}})
 	}
-	window, reset := str(cur, "quota_low_window"), str(cur, "quota_low_reset_at")
-	if window != "" && (window != str(old, "quota_low_window") || reset != str(old, "quota_low_reset_at")) {
-		b := base(r, "quota:"+window+":"+reset, cur, "", timeOr(cur, "quota_low_at", at))
+	window, reset := str(cur, attrQuotaLowWindow), str(cur, attrQuotaLowResetAt)
+	if window != "" && reset != "" && (window != str(old, attrQuotaLowWindow) || reset != str(old, attrQuotaLowResetAt)) {
+		b := healthBase(r, "quota:"+window+":"+reset, cur, timeOr(cur, attrHealthCheckedAt, at))
 		d := QuotaLowDetail{Base: b, Window: window, ResetAt: reset}
-		if n, ok := num(cur, "quota_low_remaining"); ok {
-			d.Remaining = &n
-		}
-		if n, ok := num(cur, "quota_low_limit"); ok {
-			d.Limit = &n
+		if pct, ok := float(cur, attrQuotaLowPct); ok {
+			d.RemainingPct = &pct
 		}
 		out = append(out, Event{DetailType: TypeQuotaLow, Time: b.at(), Detail: d})
 	}
 	return out
+}
+
+// healthBase is base for a health or quota event: no actor (the system
+// found it) and no revision (a health write never bumps it).
+func healthBase(r events.DynamoDBEventRecord, kind string, im image, at time.Time) Base {
+	b := base(r, kind, im, "", at)
+	b.Revision = 0
+	return b
 }
 
 // base fills the common detail from an image of the item. id is the

@@ -11,11 +11,28 @@ import (
 // The credentials table's item layout, as far as the feed reads it (the
 // adapter, shared/dynamo, owns it; a test holds the two together).
 const (
-	credPrefix   = "CRED#"
-	healthPrefix = "HEALTH#"
-	guardPrefix  = "UNIQ#"
-	cursorPK     = "#refresh"
+	credPrefix  = "CRED#"
+	guardPrefix = "UNIQ#"
+	cursorPK    = "#refresh"
 )
+
+// Health attributes of a credential item, set or removed only by the
+// health write (dynamo.PutHealth; the names are dynamo.HealthAttrs).
+const (
+	attrHealthStatus      = "health_status"
+	attrHealthCode        = "health_code"
+	attrFailingSince      = "failing_since"
+	attrLastOKAt          = "last_ok_at"
+	attrHealthCheckedAt   = "health_checked_at"
+	attrHealthFingerprint = "health_fingerprint"
+	attrQuotaLowWindow    = "quota_low_window"
+	attrQuotaLowPct       = "quota_low_pct"
+	attrQuotaLowResetAt   = "quota_low_reset_at"
+)
+
+// healthAttributes are all of them, in dynamo.HealthAttrs' order.
+var healthAttributes = []string{attrHealthStatus, attrHealthCode, attrFailingSince, attrLastOKAt,
+	attrHealthCheckedAt, attrHealthFingerprint, attrQuotaLowWindow, attrQuotaLowPct, attrQuotaLowResetAt}
 
 // lockAttributes are set and removed only by the locking writes (Lock,
 // Fence, Unlock): dynamo.LockAttributes.
@@ -45,6 +62,16 @@ func boolean(im image, name string) bool {
 	return ok && v.DataType() == events.DataTypeBoolean && v.Boolean()
 }
 
+// float reads a number attribute.
+func float(im image, name string) (float64, bool) {
+	v, ok := im[name]
+	if !ok || v.DataType() != events.DataTypeNumber {
+		return 0, false
+	}
+	f, err := v.Float()
+	return f, err == nil
+}
+
 func num(im image, name string) (int64, bool) {
 	v, ok := im[name]
 	if !ok || v.DataType() != events.DataTypeNumber {
@@ -65,8 +92,8 @@ func keyOf(r events.DynamoDBEventRecord) (pk, sk string) {
 }
 
 // Relevant reports whether a stream record can publish anything: a change
-// of a credential or a health item. Uniqueness guards, refresh cursors and
-// any other item kind publish nothing. It is the code's copy of the stream
+// of a credential item (its health included). Uniqueness guards, refresh
+// cursors and any other item kind publish nothing. It is the code's copy of the stream
 // filter in template.yaml (which also drops Lock and Fence writes; Map
 // drops every lock-only write).
 func Relevant(r events.DynamoDBEventRecord) bool {
@@ -74,7 +101,7 @@ func Relevant(r events.DynamoDBEventRecord) bool {
 	if pk == cursorPK {
 		return false
 	}
-	return strings.HasPrefix(sk, credPrefix) || strings.HasPrefix(sk, healthPrefix)
+	return strings.HasPrefix(sk, credPrefix)
 }
 
 // sameExcept reports whether two images hold the same attributes, leaving
