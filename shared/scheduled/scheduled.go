@@ -36,11 +36,14 @@ func Runner(b *app.Builder, cfg refresh.Config, metrics io.Writer) (*refresh.Run
 	// about once per 72 runs at the default schedule, not once per run.
 	keys := secrets.NewKeyCache(ks, 6*time.Hour, cfg.KeyCacheSize)
 	d := refresh.Deps{
-		Source:    dynamo.ScanSource{Store: store, PageSize: cfg.PageSize},
-		Cursors:   store,
-		Refresher: liveusage.New(store, keys, b.Prober(), liveusage.Options{Fresh: b.Config.UsageFresh, Log: b.Log}),
-		Log:       b.Log,
-		Metrics:   metrics,
+		Source:  dynamo.ScanSource{Store: store, PageSize: cfg.PageSize},
+		Cursors: store,
+		Refresher: liveusage.New(store, keys, b.Prober(), liveusage.Options{
+			Fresh: b.Config.UsageFresh, Log: b.Log,
+			QuotaLowPercent: float64(b.Config.QuotaLowPercent), KeyMaxAge: b.Config.KeyMaxAge,
+		}),
+		Log:     b.Log,
+		Metrics: metrics,
 	}
 	if cfg.SweepMaxDeletes > 0 {
 		if b.Config.StackName == "" {
