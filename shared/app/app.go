@@ -108,7 +108,7 @@ func (b *Builder) LiveUsage() (*liveusage.Service, error) {
 	keys := secrets.NewKeyCache(ks, 15*time.Minute, 1024)
 	return liveusage.New(b.Store(), keys, b.Prober(), liveusage.Options{
 		Fresh: b.Config.UsageFresh, ScheduledFresh: b.Config.ScheduledFresh, Log: b.Log,
-		QuotaLowPercent: float64(b.Config.QuotaLowPercent),
+		QuotaLowPercent: float64(b.Config.QuotaLowPercent), KeyMaxAge: b.Config.KeyMaxAge,
 	}), nil
 }
 

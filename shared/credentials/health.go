@@ -19,8 +19,9 @@ const (
 // the rules. The zero value is unknown.
 //
 // Stored (shared/dynamo) as the attributes health_status, health_code,
-// failing_since, last_ok_at, health_checked_at, health_fingerprint and the
-// quota-low marker quota_low_window, quota_low_pct, quota_low_reset_at. A
+// failing_since, last_ok_at, health_checked_at, health_fingerprint,
+// health_stale_key and the quota-low marker quota_low_window,
+// quota_low_pct, quota_low_reset_at. A
 // health write changes only those, never revision or updated_at.
 type Health struct {
 	Status       HealthStatus // "" is unknown
@@ -29,6 +30,9 @@ type Health struct {
 	LastOKAt     time.Time    // last probe that found the key working (kept coarse: hourly)
 	CheckedAt    time.Time    // when the health was last written (not every probe writes it)
 	QuotaLow     *QuotaLow    // the last quota-low marker, nil when none
+	// StaleKey: a probe found the key older than KEY_MAX_AGE_DAYS (marked
+	// once; a new key starts a new health, unmarked).
+	StaleKey bool
 
 	// Fingerprint is the ProbeFingerprint of the credential the health was
 	// found with; health found with another key or base URL is not served.
@@ -60,6 +64,7 @@ type healthView struct {
 	LastOKAt     *string       `json:"last_ok_at"`
 	CheckedAt    *string       `json:"checked_at"`
 	QuotaLow     *quotaLowView `json:"quota_low"`
+	StaleKey     bool          `json:"stale_key"`
 }
 
 type quotaLowView struct {
@@ -72,7 +77,8 @@ type quotaLowView struct {
 // not served.
 func (h Health) view(now time.Time) healthView {
 	v := healthView{Status: h.Status, ErrorCode: h.ErrorCode,
-		FailingSince: optTime(h.FailingSince), LastOKAt: optTime(h.LastOKAt), CheckedAt: optTime(h.CheckedAt)}
+		FailingSince: optTime(h.FailingSince), LastOKAt: optTime(h.LastOKAt), CheckedAt: optTime(h.CheckedAt),
+		StaleKey: h.StaleKey}
 	if v.Status == "" {
 		v.Status = HealthUnknown
 	}

@@ -38,12 +38,13 @@ const (
 	AttrQuotaLowWindow    = "quota_low_window"   // S: the window whose remaining fell under QuotaLowPercent
 	AttrQuotaLowPct       = "quota_low_pct"      // N: its remaining, percent of its limit
 	AttrQuotaLowResetAt   = "quota_low_reset_at" // S (RFC 3339): its reset; the marker is written once per reset
+	AttrHealthStaleKey    = "health_stale_key"   // BOOL: the key was found older than KEY_MAX_AGE_DAYS (marked once)
 )
 
 // HealthAttrs lists the health attributes, for a stream consumer that
 // compares old and new images.
 var HealthAttrs = []string{AttrHealthStatus, AttrHealthCode, AttrFailingSince, AttrLastOKAt,
-	AttrHealthCheckedAt, AttrHealthFingerprint, AttrQuotaLowWindow, AttrQuotaLowPct, AttrQuotaLowResetAt}
+	AttrHealthCheckedAt, AttrHealthFingerprint, AttrQuotaLowWindow, AttrQuotaLowPct, AttrQuotaLowResetAt, AttrHealthStaleKey}
 
 // healthValues are h's attributes; an absent one is not in the map.
 func healthValues(h credentials.Health) item {
@@ -60,6 +61,9 @@ func healthValues(h credentials.Health) item {
 		if !t.IsZero() {
 			it[name] = sAttr(credentials.FormatTime(t))
 		}
+	}
+	if h.StaleKey {
+		it[AttrHealthStaleKey] = &ddbtypes.AttributeValueMemberBOOL{Value: true}
 	}
 	if q := h.QuotaLow; q != nil {
 		it[AttrQuotaLowWindow] = sAttr(q.Window)
@@ -101,6 +105,9 @@ func readHealth(it item) credentials.Health {
 		Status: credentials.HealthStatus(*status), ErrorCode: rd.optStr(AttrHealthCode),
 		FailingSince: t(AttrFailingSince), LastOKAt: t(AttrLastOKAt), CheckedAt: t(AttrHealthCheckedAt),
 		Fingerprint: rd.strOr(AttrHealthFingerprint),
+	}
+	if b, ok := it[AttrHealthStaleKey].(*ddbtypes.AttributeValueMemberBOOL); ok {
+		h.StaleKey = b.Value
 	}
 	window, reset := rd.optStr(AttrQuotaLowWindow), t(AttrQuotaLowResetAt)
 	if n, ok := it[AttrQuotaLowPct].(*ddbtypes.AttributeValueMemberN); ok && window != nil && !reset.IsZero() {

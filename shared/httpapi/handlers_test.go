@@ -159,7 +159,7 @@ func TestCreateAndReadStatuses(t *testing.T) {
 		t.Fatalf("created %v", c)
 	}
 	// Never probed: health unknown, nothing else known.
-	if h, _ := json.Marshal(c["health"]); string(h) != `{"checked_at":null,"error_code":null,"failing_since":null,"last_ok_at":null,"quota_low":null,"status":"unknown"}` {
+	if h, _ := json.Marshal(c["health"]); string(h) != `{"checked_at":null,"error_code":null,"failing_since":null,"last_ok_at":null,"quota_low":null,"stale_key":false,"status":"unknown"}` {
 		t.Fatalf("health of a new credential = %s", h)
 	}
 	id := c["id"].(string)

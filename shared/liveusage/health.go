@@ -40,7 +40,7 @@ const DefaultQuotaLowPercent = 10
 // write is true only when something changed (status, error_code,
 // failing_since, last_ok_at, the marker); CheckedAt is then the probe's time
 // and Fingerprint the one given (the probed credential's).
-func NextHealth(prev credentials.Health, fingerprint string, res usage.Result, quotaLowPct float64) (next credentials.Health, write bool) {
+func NextHealth(prev credentials.Health, fingerprint string, res usage.Result, quotaLowPct float64, staleKey bool) (next credentials.Health, write bool) {
 	now := res.CheckedAt.UTC().Truncate(time.Microsecond)
 	next = prev
 	code := res.ErrorCode
@@ -61,9 +61,14 @@ func NextHealth(prev credentials.Health, fingerprint string, res usage.Result, q
 		(prev.QuotaLow == nil || !now.Before(prev.QuotaLow.ResetAt)) {
 		next.QuotaLow = q
 	}
+	// A key past its maximum age is marked once, on the first probe that
+	// finds it so, whatever that probe says of the key.
+	if staleKey && next.Status != "" {
+		next.StaleKey = true
+	}
 	changed := next.Status != prev.Status || !sameCode(next.ErrorCode, prev.ErrorCode) ||
 		!next.FailingSince.Equal(prev.FailingSince) || !next.LastOKAt.Equal(prev.LastOKAt) ||
-		next.QuotaLow != prev.QuotaLow
+		next.QuotaLow != prev.QuotaLow || next.StaleKey != prev.StaleKey
 	if !changed {
 		return prev, false
 	}
@@ -106,7 +111,7 @@ func quotaLow(res usage.Result, pct float64, now time.Time) *credentials.QuotaLo
 // (the key changed, the credential was deleted or is being changed), the
 // next probe decides again, so that is not worth more than a debug line.
 func (s *Service) keepHealth(ctx context.Context, c credentials.Credential, res usage.Result) {
-	next, write := NextHealth(c.CurrentHealth(), c.ProbeFingerprint(), res, s.quotaLowPct)
+	next, write := NextHealth(c.CurrentHealth(), c.ProbeFingerprint(), res, s.quotaLowPct, c.KeyStale(res.CheckedAt, s.keyMaxAge))
 	if !write {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,6 +54,7 @@ type healthWorld struct {
 	store  *mem.Store
 	creds  *credentials.Service
 	prober *scripted
+	keys   *mem.KeyStore
 	live   *liveusage.Service
 	c      credentials.Credential
 }
@@ -67,7 +69,8 @@ func newHealthWorld(t *testing.T, start time.Time) *healthWorld {
 	w.store.Now, keys.Now = clock, clock
 	w.creds = credentials.NewService(w.store, credentials.Options{Keys: keys, Now: clock, Log: log})
 	w.prober = &scripted{now: clock}
-	w.live = liveusage.New(w.store, keys, w.prober, liveusage.Options{Fresh: time.Minute, Now: clock, Log: log})
+	w.live = liveusage.New(w.store, keys, w.prober, liveusage.Options{Fresh: time.Minute, Now: clock, Log: log, KeyMaxAge: 90 * 24 * time.Hour})
+	w.keys = keys
 	key := "sk-health-1111"
 	c, err := w.creds.Create(context.Background(), "org", credentials.CreateInput{Provider: "openai", AccountKey: "a", APIKey: &key})
 	if err != nil {
@@ -274,11 +277,11 @@ func TestQuotaLowPicksTheLowestWindow(t *testing.T) {
 		InputTokens:  usage.TokenWindow{Limit: i(1000), Remaining: i(900), ResetAt: &reset},
 		OutputTokens: usage.TokenWindow{Limit: i(0), Remaining: i(0), ResetAt: &reset}, // no limit: not a window
 	}
-	h, write := liveusage.NextHealth(credentials.Health{}, "fp", res, 10)
+	h, write := liveusage.NextHealth(credentials.Health{}, "fp", res, 10, false)
 	if !write || h.QuotaLow == nil || h.QuotaLow.Window != "tokens" || h.QuotaLow.RemainingPct != 3 {
 		t.Fatalf("marker %+v (write %v), want tokens at 3%%", h.QuotaLow, write)
 	}
-	if h, _ := liveusage.NextHealth(credentials.Health{}, "fp", res, 2); h.QuotaLow != nil {
+	if h, _ := liveusage.NextHealth(credentials.Health{}, "fp", res, 2, false); h.QuotaLow != nil {
 		t.Fatalf("under 2%%: marker %+v, want none", h.QuotaLow)
 	}
 }
@@ -370,5 +373,43 @@ func TestTestProbeStoresNothing(t *testing.T) {
 	}
 	if all := w.store.All(); slices.ContainsFunc(all, func(c credentials.Credential) bool { return c.Health.Status != "" }) {
 		t.Fatalf("a test probe changed health: %+v", all)
+	}
+}
+
+// A key older than KeyMaxAge is marked stale once, on the first probe that
+// finds it so; a healthy stale key is not rewritten every run; a new key
+// starts a new, unmarked health.
+func TestStaleKeyMarkedOnce(t *testing.T) {
+	t0 := time.Date(2026, 5, 20, 12, 0, 0, 0, time.UTC)
+	w := newHealthWorld(t, t0)
+	w.prober.set(nil, usage.RequestWindow{})
+	if n, h := w.probe(t, true); n != 1 || h.StaleKey {
+		t.Fatalf("a new key: %d writes, stale %v; want 1 write, not stale", n, h.StaleKey)
+	}
+	w.now = t0.Add(89 * 24 * time.Hour)
+	if n, h := w.probe(t, true); h.StaleKey || n != 1 { // last_ok_at's hourly refresh
+		t.Fatalf("at 89 days: %d writes, stale %v; want the hourly write, not stale", n, h.StaleKey)
+	}
+	w.now = t0.Add(91 * 24 * time.Hour)
+	n, h := w.probe(t, true)
+	if n != 1 || !h.StaleKey || h.Status != credentials.HealthOK {
+		t.Fatalf("at 91 days: %d writes, health %+v; want one write marking it stale, still ok", n, h)
+	}
+	w.now = w.now.Add(10 * time.Minute)
+	if n, h := w.probe(t, true); n != 0 || !h.StaleKey {
+		t.Fatalf("probed again: %d writes, stale %v; want no write, still stale", n, h.StaleKey)
+	}
+	// A rotation: a new key, a new health.
+	key := "sk-health-2222"
+	c, err := w.creds.Update(context.Background(), "org", w.c.ID, credentials.UpdateInput{APIKey: &key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.c = c
+	if n, h := w.probe(t, true); n != 1 || h.StaleKey {
+		t.Fatalf("after a rotation: %d writes, stale %v; want 1 write, not stale", n, h.StaleKey)
+	}
+	if b, _ := json.Marshal(c); !strings.Contains(string(b), `"stale_key":false`) {
+		t.Fatalf("credential JSON %s has no stale_key", b)
 	}
 }

@@ -65,6 +65,7 @@ type Service struct {
 	now            func() time.Time
 	log            *slog.Logger
 	quotaLowPct    float64
+	keyMaxAge      time.Duration
 }
 
 // Options tunes a Service. Zero values take the defaults.
@@ -81,6 +82,9 @@ type Options struct {
 	// limit marks the credential's quota low (NextHealth); default
 	// DefaultQuotaLowPercent.
 	QuotaLowPercent float64
+	// KeyMaxAge: a probe of a key set longer ago marks its health's
+	// stale_key (credentials.Credential.KeyStale); zero: never.
+	KeyMaxAge time.Duration
 }
 
 // New returns a Service over its three ports.
@@ -97,7 +101,7 @@ func New(store Store, keys Keys, prober Prober, opts Options) *Service {
 	return &Service{
 		store: store, keys: keys, prober: prober, fresh: opts.Fresh,
 		scheduledFresh: max(opts.ScheduledFresh, opts.Fresh), now: opts.Now, log: opts.Log,
-		quotaLowPct: opts.QuotaLowPercent,
+		quotaLowPct: opts.QuotaLowPercent, keyMaxAge: opts.KeyMaxAge,
 	}
 }
 

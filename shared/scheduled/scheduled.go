@@ -35,8 +35,10 @@ func Runner(b *app.Builder, cfg refresh.Config, metrics io.Writer) (*refresh.Run
 	// long an entry lives: six hours means a warm instance reads each key
 	// about once per 72 runs at the default schedule, not once per run.
 	keys := secrets.NewKeyCache(ks, 6*time.Hour, cfg.KeyCacheSize)
-	live := liveusage.New(store, keys, b.Prober(), liveusage.Options{Fresh: b.Config.UsageFresh, Log: b.Log,
-		QuotaLowPercent: float64(b.Config.QuotaLowPercent)})
+	live := liveusage.New(store, keys, b.Prober(), liveusage.Options{
+		Fresh: b.Config.UsageFresh, Log: b.Log,
+		QuotaLowPercent: float64(b.Config.QuotaLowPercent), KeyMaxAge: b.Config.KeyMaxAge,
+	})
 	d := refresh.Deps{
 		Source:    dynamo.ScanSource{Store: store, PageSize: cfg.PageSize},
 		Cursors:   store,

@@ -487,7 +487,7 @@ func TestContractHealth(t *testing.T) {
 		at := time.Now().UTC().Truncate(time.Microsecond)
 		code := "invalid_key"
 		h := credentials.Health{Status: credentials.HealthFailing, ErrorCode: &code, FailingSince: at.Add(-time.Minute),
-			LastOKAt: at.Add(-time.Hour), CheckedAt: at, Fingerprint: a.ProbeFingerprint(),
+			LastOKAt: at.Add(-time.Hour), CheckedAt: at, Fingerprint: a.ProbeFingerprint(), StaleKey: true,
 			QuotaLow: &credentials.QuotaLow{Window: "requests", RemainingPct: 9.5, ResetAt: at.Add(time.Hour)}}
 		ok(t, "put health", s.PutHealth(ctx, a, h))
 		got, err := s.Get(ctx, "org", a.ID)

@@ -84,7 +84,7 @@ func TestValidatorRejectsWrongBodies(t *testing.T) {
 	good := `{"id":"3f6c2a9e-8b1d-4c7a-9e2f-5d4b3a2c1e0f","organization_id":"org-a","provider":"openai",` +
 		`"account_key":"default","display_name":"default","api_key_last_four":null,"has_api_key":false,` +
 		`"base_url":null,"active":true,"created_at":"2026-05-20T22:03:57.123456Z","updated_at":"2026-05-20T22:03:57.123456Z",` +
-		`"created_by":"user-1","updated_by":null,"health":{"status":"unknown","error_code":null,"failing_since":null,"last_ok_at":null,"checked_at":null,"quota_low":null},"api_key_updated_at":null}`
+		`"created_by":"user-1","updated_by":null,"health":{"status":"unknown","error_code":null,"failing_since":null,"last_ok_at":null,"checked_at":null,"quota_low":null,"stale_key":false},"api_key_updated_at":null}`
 	check := func(status int, body string) error {
 		return doc.ValidateResponse(ctx, "GET", "/provider-credentials/{credential_id}", "/provider-credentials/x",
 			map[string]string{"credential_id": "x"},
@@ -93,9 +93,9 @@ func TestValidatorRejectsWrongBodies(t *testing.T) {
 	if err := check(200, good); err != nil {
 		t.Fatalf("a correct credential: %v", err)
 	}
-	failing := strings.Replace(good, `"health":{"status":"unknown","error_code":null,"failing_since":null,"last_ok_at":null,"checked_at":null,"quota_low":null}`,
+	failing := strings.Replace(good, `"health":{"status":"unknown","error_code":null,"failing_since":null,"last_ok_at":null,"checked_at":null,"quota_low":null,"stale_key":false}`,
 		`"health":{"status":"failing","error_code":"invalid_key","failing_since":"2026-05-20T22:05:00.000000Z","last_ok_at":"2026-05-20T21:00:00.000000Z",`+
-			`"checked_at":"2026-05-20T22:05:00.000000Z","quota_low":{"window":"requests","remaining_pct":4.2,"reset_at":"2026-05-20T22:30:00.000000Z"}}`, 1)
+			`"checked_at":"2026-05-20T22:05:00.000000Z","quota_low":{"window":"requests","remaining_pct":4.2,"reset_at":"2026-05-20T22:30:00.000000Z"},"stale_key":true}`, 1)
 	if err := check(200, failing); err != nil {
 		t.Fatalf("a correct failing credential with a quota-low marker: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestValidatorRejectsWrongBodies(t *testing.T) {
 		"health status unlisted":    strings.Replace(good, `"status":"unknown"`, `"status":"sick"`, 1),
 		"health quota_low a word":   strings.Replace(good, `"quota_low":null`, `"quota_low":"low"`, 1),
 		"quota_low window unlisted": strings.Replace(failing, `"window":"requests"`, `"window":"credits"`, 1),
-		"health missing":            strings.Replace(good, `,"health":{"status":"unknown","error_code":null,"failing_since":null,"last_ok_at":null,"checked_at":null,"quota_low":null}`, ``, 1),
+		"health missing":            strings.Replace(good, `,"health":{"status":"unknown","error_code":null,"failing_since":null,"last_ok_at":null,"checked_at":null,"quota_low":null,"stale_key":false}`, ``, 1),
 		"id not a uuid":             strings.Replace(good, `"id":"3f6c2a9e-8b1d-4c7a-9e2f-5d4b3a2c1e0f"`, `"id":"nope"`, 1),
 		"detail is a number":        "404:" + `{"detail":5}`,
 		"no detail":                 "403:" + `{"message":"Forbidden"}`,
