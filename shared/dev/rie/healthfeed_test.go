@@ -52,17 +52,17 @@ func TestHealthFeedEndToEnd(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		if reject.Load() {
 			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, `{"error":{"message":"Incorrect API key provided: sk-healt**WXYZ.","type":"invalid_request_error","code":"invalid_api_key"}}`)
+			_, _ = fmt.Fprint(w, `{"error":{"message":"Incorrect API key provided: sk-healt**WXYZ.","type":"invalid_request_error","code":"invalid_api_key"}}`)
 			return
 		}
 		switch r.URL.Path {
 		case "/v1/models":
-			fmt.Fprint(w, `{"object":"list","data":[{"id":"gpt-4o-mini","object":"model"}]}`)
+			_, _ = fmt.Fprint(w, `{"object":"list","data":[{"id":"gpt-4o-mini","object":"model"}]}`)
 		case "/v1/chat/completions":
 			w.Header().Set("x-ratelimit-limit-requests", "1000")
 			w.Header().Set("x-ratelimit-remaining-requests", fmt.Sprint(remaining.Load()))
 			w.Header().Set("x-ratelimit-reset-requests", reset.Load().(string))
-			fmt.Fprint(w, `{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"H"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+			_, _ = fmt.Fprint(w, `{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"H"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
 		default:
 			http.NotFound(w, r)
 		}
