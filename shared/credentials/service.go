@@ -68,21 +68,8 @@ func (s *Service) Get(ctx context.Context, orgID, id string) (Credential, error)
 
 // Create validates in and stores a new credential, its key first.
 func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Credential, error) {
-	if err := checkProvider(in.Provider); err != nil {
-		return Credential{}, err
-	}
-	key, keyErr := normalizeKey(in.APIKey)
-	in.APIKey, in.BaseURL = emptyToNil(key), emptyToNil(in.BaseURL)
-	display := in.AccountKey
-	if in.DisplayName != nil && *in.DisplayName != "" {
-		display = *in.DisplayName
-	}
-	if err := join(
-		checkLen("account_key", in.AccountKey, MaxAccountKey),
-		checkLen("display_name", display, MaxDisplayName),
-		keyErr,
-		checkBaseURL(s.checkBaseURL, in.Provider, in.BaseURL, true),
-	); err != nil {
+	in, display, err := s.checkCreate(in)
+	if err != nil {
 		return Credential{}, err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond) // as stored, so a re-read can tell the write landed
@@ -124,6 +111,31 @@ func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Cre
 		return Credential{}, err
 	}
 	return c, nil
+}
+
+// checkCreate applies SPEC's create rules to in: the provider is
+// supported, a pasted key is trimmed and an empty key or base URL is none,
+// the fields are within their limits, the base URL is allowed. It returns
+// in normalised and the display name (account_key unless one is given).
+func (s *Service) checkCreate(in CreateInput) (CreateInput, string, error) {
+	if err := checkProvider(in.Provider); err != nil {
+		return in, "", err
+	}
+	key, keyErr := normalizeKey(in.APIKey)
+	in.APIKey, in.BaseURL = emptyToNil(key), emptyToNil(in.BaseURL)
+	display := in.AccountKey
+	if in.DisplayName != nil && *in.DisplayName != "" {
+		display = *in.DisplayName
+	}
+	if err := join(
+		checkLen("account_key", in.AccountKey, MaxAccountKey),
+		checkLen("display_name", display, MaxDisplayName),
+		keyErr,
+		checkBaseURL(s.checkBaseURL, in.Provider, in.BaseURL, true),
+	); err != nil {
+		return in, "", err
+	}
+	return in, display, nil
 }
 
 // Update applies in to a credential of the organisation.

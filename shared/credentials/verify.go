@@ -92,29 +92,16 @@ func (s *Service) remember(ctx context.Context, c Credential, v Verdict) {
 // after the checks Create makes (so bad input is the same 422 as without
 // the flag, and costs no probe).
 func (s *Service) CreateVerified(ctx context.Context, orgID string, in CreateInput) (Credential, error) {
-	if err := checkProvider(in.Provider); err != nil {
+	checked, _, err := s.checkCreate(in)
+	if err != nil {
 		return Credential{}, err
 	}
-	key, keyErr := normalizeKey(in.APIKey)
-	base := emptyToNil(in.BaseURL)
-	display := in.AccountKey
-	if in.DisplayName != nil && *in.DisplayName != "" {
-		display = *in.DisplayName
-	}
-	if err := join(
-		checkLen("account_key", in.AccountKey, MaxAccountKey),
-		checkLen("display_name", display, MaxDisplayName),
-		keyErr,
-		checkBaseURL(s.checkBaseURL, in.Provider, base, true),
-	); err != nil {
-		return Credential{}, err
-	}
-	if key == nil || *key == "" {
+	if checked.APIKey == nil {
 		return Credential{}, nothingToVerify()
 	}
-	t := VerifyTarget{Provider: in.Provider, AccountKey: in.AccountKey, APIKey: *key}
-	if base != nil {
-		t.BaseURL = *base
+	t := VerifyTarget{Provider: in.Provider, AccountKey: in.AccountKey, APIKey: *checked.APIKey}
+	if checked.BaseURL != nil {
+		t.BaseURL = *checked.BaseURL
 	}
 	v, err := s.verify(ctx, t)
 	if err != nil {
