@@ -218,6 +218,8 @@ func TestMapHealth(t *testing.T) {
 		{"ok with a new key", rec("MODIFY", with(healthOK, rotated), with(with(healthOK, rotated), map[string]any{"health_fingerprint": "fp-2"})), nil},
 		{"health cleared", rec("MODIFY", failing, cred), nil},
 		{"quota low", rec("MODIFY", healthOK, low), []string{TypeQuotaLow}},
+		{"key found stale", rec("MODIFY", healthOK, with(healthOK, map[string]any{"health_stale_key": true})), []string{TypeKeyStale}},
+		{"still stale", rec("MODIFY", with(healthOK, map[string]any{"health_stale_key": true}), with(healthOK, map[string]any{"health_stale_key": true, "last_ok_at": "2026-05-20T23:15:00Z"})), nil},
 		{"quota low again in the same window", rec("MODIFY", low, with(low, map[string]any{"quota_low_pct": 1.5})), nil},
 		{"quota low in the next window", rec("MODIFY", low, with(low, map[string]any{"quota_low_reset_at": "2026-05-21T01:00:00Z"})), []string{TypeQuotaLow}},
 		{"quota low in another window", rec("MODIFY", low, with(low, map[string]any{"quota_low_window": "tokens"})), []string{TypeQuotaLow}},
@@ -290,6 +292,7 @@ func TestHealthAttributesMatchTheStore(t *testing.T) {
 		attrHealthStatus: dynamo.AttrHealthStatus, attrHealthCode: dynamo.AttrHealthCode, attrFailingSince: dynamo.AttrFailingSince,
 		attrLastOKAt: dynamo.AttrLastOKAt, attrHealthCheckedAt: dynamo.AttrHealthCheckedAt, attrHealthFingerprint: dynamo.AttrHealthFingerprint,
 		attrQuotaLowWindow: dynamo.AttrQuotaLowWindow, attrQuotaLowPct: dynamo.AttrQuotaLowPct, attrQuotaLowResetAt: dynamo.AttrQuotaLowResetAt,
+		attrHealthStaleKey: dynamo.AttrHealthStaleKey,
 	} {
 		if got != want {
 			t.Errorf("attribute %q, dynamo's is %q", got, want)

@@ -24,6 +24,7 @@
 //	Credential Health Changed  the credential's health_status moved between ok and failing,
 //	                           or it failed anew (another health_code or key)
 //	Credential Quota Low       the credential's quota-low marker moved to a new window
+//	Credential Key Stale       a probe marked the key older than KEY_MAX_AGE_DAYS (once per key)
 //
 // Writes that change nothing a reader sees publish nothing: lock-only
 // writes (images equal but for dynamo.LockAttributes), uniqueness guards

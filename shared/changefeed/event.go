@@ -15,6 +15,7 @@ const (
 	TypeDeleted       = "Credential Deleted"
 	TypeHealthChanged = "Credential Health Changed"
 	TypeQuotaLow      = "Credential Quota Low"
+	TypeKeyStale      = "Credential Key Stale"
 )
 
 // Key changes, as Credential Key Changed's change field says them.
@@ -100,6 +101,14 @@ type QuotaLowDetail struct {
 	Window       string   `json:"window"`
 	RemainingPct *float64 `json:"remaining_pct"`
 	ResetAt      string   `json:"reset_at"`
+}
+
+// KeyStaleDetail is Credential Key Stale's detail: a probe found the key
+// older than KEY_MAX_AGE_DAYS (once per key).
+type KeyStaleDetail struct {
+	Base
+	APIKeyLastFour  *string `json:"api_key_last_four"`
+	APIKeyUpdatedAt *string `json:"api_key_updated_at"`
 }
 
 // Health statuses of a credential item's health_status (absent: unknown).
@@ -246,6 +255,14 @@ func mapHealth(r events.DynamoDBEventRecord, old, cur image) []Event {
 			d.RemainingPct = &pct
 		}
 		out = append(out, Event{DetailType: TypeQuotaLow, Time: b.at(), Detail: d})
+	}
+	// Key Stale when the marker appears: the writer sets it once per key
+	// (a new key's health starts unmarked).
+	if boolean(cur, attrHealthStaleKey) && !boolean(old, attrHealthStaleKey) {
+		b := healthBase(r, "stale", cur, timeOr(cur, attrHealthCheckedAt, at))
+		out = append(out, Event{DetailType: TypeKeyStale, Time: b.at(), Detail: KeyStaleDetail{
+			Base: b, APIKeyLastFour: optStr(cur, "api_key_last_four"), APIKeyUpdatedAt: optStr(cur, "api_key_updated_at"),
+		}})
 	}
 	return out
 }

@@ -28,11 +28,12 @@ const (
 	attrQuotaLowWindow    = "quota_low_window"
 	attrQuotaLowPct       = "quota_low_pct"
 	attrQuotaLowResetAt   = "quota_low_reset_at"
+	attrHealthStaleKey    = "health_stale_key"
 )
 
 // healthAttributes are all of them, in dynamo.HealthAttrs' order.
 var healthAttributes = []string{attrHealthStatus, attrHealthCode, attrFailingSince, attrLastOKAt,
-	attrHealthCheckedAt, attrHealthFingerprint, attrQuotaLowWindow, attrQuotaLowPct, attrQuotaLowResetAt}
+	attrHealthCheckedAt, attrHealthFingerprint, attrQuotaLowWindow, attrQuotaLowPct, attrQuotaLowResetAt, attrHealthStaleKey}
 
 // lockAttributes are set and removed only by the locking writes (Lock,
 // Fence, Unlock): dynamo.LockAttributes.
