@@ -260,3 +260,51 @@ func TestAPIKeyUpdatedAtOnTheWire(t *testing.T) {
 		}
 	}
 }
+
+// A rotation whose PutSecretValue landed though its answer was lost leaves
+// AWSCURRENT on a version no credential names; a later rollback still
+// restores the credential's previous key (the label moves from whichever
+// version holds it), and a second one swaps forward again.
+func TestRollbackAfterALostKeyWriteAnswer(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	c := w.create(t, "org", credentials.CreateInput{Provider: "openai", AccountKey: "a", APIKey: ptr("sk-first-1111")})
+	c, err := w.svc.Update(ctx, "org", c.ID, credentials.UpdateInput{APIKey: ptr("sk-second-2222")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.faults.Hook = func(op string) mem.Mode {
+		if op == "KeyStore.Put" {
+			return mem.AnswerLost
+		}
+		return mem.Pass
+	}
+	if _, err := w.svc.Update(ctx, "org", c.ID, credentials.UpdateInput{APIKey: ptr("sk-third-3333")}); err == nil {
+		t.Fatal("a rotation whose key write answer was lost: want an error")
+	}
+	w.faults.Hook = nil
+	stored, err := w.store.Get(ctx, "org", c.ID)
+	if err != nil || stored.KeyVersion != c.KeyVersion {
+		t.Fatalf("after the failed rotation the credential names %q (%v), want %q", stored.KeyVersion, err, c.KeyVersion)
+	}
+	back, err := w.svc.Rollback(ctx, "org", c.ID)
+	if err != nil {
+		t.Fatalf("rollback after a lost key write answer: %v", err)
+	}
+	if back.KeyVersion != c.PrevKeyVersion || *back.APIKeyLastFour != "1111" {
+		t.Fatalf("rolled back to %q (last four %v), want %q (1111)", back.KeyVersion, *back.APIKeyLastFour, c.PrevKeyVersion)
+	}
+	if d := currentAgrees(w); d != nil {
+		t.Fatalf("secret labels after the rollback: %q", d)
+	}
+	if key, err := w.keys.Key(ctx, back.SecretName, back.KeyVersion); err != nil || key != "sk-first-1111" {
+		t.Fatalf("the restored key reads %q, %v", key, err)
+	}
+	fwd, err := w.svc.Rollback(ctx, "org", c.ID)
+	if err != nil || fwd.KeyVersion != c.KeyVersion || *fwd.APIKeyLastFour != "2222" {
+		t.Fatalf("second rollback = %+v, %v; want the second key again", fwd, err)
+	}
+	if d := currentAgrees(w); d != nil {
+		t.Fatalf("secret labels after the second rollback: %q", d)
+	}
+}

@@ -212,14 +212,35 @@ func (s *Store) Revert(ctx context.Context, name, to, from string) error {
 		SecretId: &name, VersionStage: aws.String("AWSCURRENT"),
 		MoveToVersionId: &to, RemoveFromVersionId: &from,
 	})
-	if err != nil {
-		// A retry of a revert that landed is refused (from no longer holds
-		// the label): check whether to is current already.
-		if d, derr := s.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name}); derr == nil &&
-			slices.Contains(d.VersionIdsToStages[to], "AWSCURRENT") {
-			return nil
-		}
+	if err == nil {
+		return nil
+	}
+	// Refused because from does not hold the label: a retry of a revert
+	// that landed (to is current already), or a version no credential
+	// names holds it (a PutSecretValue that landed though its answer was
+	// lost moved AWSCURRENT onto it). The credential reads its key by
+	// version, so the label goes to to from whichever version holds it.
+	d, derr := s.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
+	if derr != nil {
 		return fmt.Errorf("secrets: revert %s: %w", name, err)
+	}
+	holder := ""
+	for v, stages := range d.VersionIdsToStages {
+		if slices.Contains(stages, "AWSCURRENT") {
+			holder = v
+		}
+	}
+	switch {
+	case holder == to:
+		return nil
+	case holder == "" || holder == from:
+		return fmt.Errorf("secrets: revert %s: %w", name, err)
+	}
+	if _, err := s.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: &name, VersionStage: aws.String("AWSCURRENT"),
+		MoveToVersionId: &to, RemoveFromVersionId: &holder,
+	}); err != nil {
+		return fmt.Errorf("secrets: revert %s from %s: %w", name, holder, err)
 	}
 	return nil
 }

@@ -390,6 +390,16 @@ func TestContractKeyStore(t *testing.T) {
 		readable("after revert", v1, "first")
 		readable("the reverted version after revert", v2, "second")
 		ok(t, "revert again (a retry that landed)", k.Revert(ctx, name, v1, v2))
+		// A put whose answer was lost leaves the label on a version no
+		// credential names: a revert to an older version still lands.
+		ok(t, "revert forward", k.Revert(ctx, name, v2, v1))
+		lost, err := k.Put(ctx, name, "lost")
+		ok(t, "put (its answer lost, as far as the service knows)", err)
+		ok(t, "revert from a version that lost the label to a put", k.Revert(ctx, name, v1, v2))
+		readable("after reverting past a lost put", v1, "first")
+		readable("the lost put's version", lost, "lost")
+		ok(t, "and forward again", k.Revert(ctx, name, v2, v1))
+		readable("forward again", v2, "second")
 
 		ok(t, "schedule delete", k.ScheduleDelete(ctx, name))
 		unreadable("scheduled for deletion", v1)

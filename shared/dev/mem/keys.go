@@ -84,9 +84,8 @@ func (k *KeyStore) put(s *secret, key string) string {
 	k.seq++
 	v := "v" + strconv.Itoa(k.seq)
 	s.values[v] = key
-	if s.previous != "" {
-		delete(s.values, s.previous) // no label left: deprecated
-	}
+	// The version that loses its label is deprecated but, as in Secrets
+	// Manager (up to 100 versions), still readable by id.
 	s.previous, s.current, s.changed = s.current, v, k.now()
 	return v
 }
@@ -185,13 +184,13 @@ func (k *KeyStore) Revert(_ context.Context, name, to, from string) error {
 		if s.current == to {
 			return nil
 		}
-		if s.current != from || s.values[to] == "" {
-			return fmt.Errorf("mem: revert %s to %s: %s is not current", name, to, from)
+		if s.values[to] == "" {
+			return fmt.Errorf("mem: revert %s to %s: no such version", name, to)
 		}
-		if s.previous != "" && s.previous != to {
-			delete(s.values, s.previous)
-		}
-		s.previous, s.current, s.changed = from, to, k.now()
+		// As Secrets Manager does: the label moves to to from whichever
+		// version holds it (from, or a version a Put whose answer was lost
+		// made current), and that one becomes the previous.
+		s.previous, s.current, s.changed = s.current, to, k.now()
 		return nil
 	})
 }
