@@ -266,6 +266,16 @@ func TestAPIKeyUpdatedAtOnTheWire(t *testing.T) {
 // restores the credential's previous key (the label moves from whichever
 // version holds it), and a second one swaps forward again.
 func TestRollbackAfterALostKeyWriteAnswer(t *testing.T) {
+	testRollbackAfterAFailedRotation(t, "KeyStore.Put", mem.AnswerLost)
+}
+
+// A rotation whose metadata write failed is compensated (AWSCURRENT moves
+// back); the previous key recorded before it is still there to roll back to.
+func TestRollbackAfterACompensatedRotation(t *testing.T) {
+	testRollbackAfterAFailedRotation(t, "Store.Replace", mem.Before)
+}
+
+func testRollbackAfterAFailedRotation(t *testing.T, failOp string, mode mem.Mode) {
 	w := newWorld(t)
 	ctx := context.Background()
 	c := w.create(t, "org", credentials.CreateInput{Provider: "openai", AccountKey: "a", APIKey: ptr("sk-first-1111")})
@@ -274,13 +284,13 @@ func TestRollbackAfterALostKeyWriteAnswer(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.faults.Hook = func(op string) mem.Mode {
-		if op == "KeyStore.Put" {
-			return mem.AnswerLost
+		if op == failOp {
+			return mode
 		}
 		return mem.Pass
 	}
 	if _, err := w.svc.Update(ctx, "org", c.ID, credentials.UpdateInput{APIKey: ptr("sk-third-3333")}); err == nil {
-		t.Fatal("a rotation whose key write answer was lost: want an error")
+		t.Fatalf("a rotation whose %s failed: want an error", failOp)
 	}
 	w.faults.Hook = nil
 	stored, err := w.store.Get(ctx, "org", c.ID)
@@ -289,7 +299,7 @@ func TestRollbackAfterALostKeyWriteAnswer(t *testing.T) {
 	}
 	back, err := w.svc.Rollback(ctx, "org", c.ID)
 	if err != nil {
-		t.Fatalf("rollback after a lost key write answer: %v", err)
+		t.Fatalf("rollback after a rotation whose %s failed: %v", failOp, err)
 	}
 	if back.KeyVersion != c.PrevKeyVersion || *back.APIKeyLastFour != "1111" {
 		t.Fatalf("rolled back to %q (last four %v), want %q (1111)", back.KeyVersion, *back.APIKeyLastFour, c.PrevKeyVersion)
