@@ -22,6 +22,7 @@ type coldSeed struct {
 	w        *World
 	provider string
 	keyed    string
+	rotated  string // in coldWrites, with a key rotated once: what a rollback swaps
 	n        int
 }
 
@@ -34,6 +35,18 @@ func (w *World) seedForColdStart(ctx context.Context, provider string) (*coldSee
 		return nil, err
 	}
 	s.keyed = id
+	if s.rotated, err = s.create(ctx, coldWrites, map[string]any{
+		"provider": "openai", "account_key": "cold-rotated", "api_key": FakeProviderKey,
+	}); err != nil {
+		return nil, err
+	}
+	update, err := w.Invoker("update-credential")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := Do(ctx, update, Request{Method: "PATCH", Path: "/provider-credentials/" + s.rotated, Body: `{"api_key":"sk-bench-rotated-2222"}`, Org: coldWrites, Role: "admin"}, 200); err != nil {
+		return nil, err
+	}
 	usage, err := w.Invoker("get-usage")
 	if err != nil {
 		return nil, err
@@ -77,6 +90,9 @@ func (s *coldSeed) event(ctx context.Context, fn samtemplate.Function) ([]byte, 
 		switch {
 		case ev.Method == "GET":
 			want = 200
+		case ev.Method == "POST" && strings.HasSuffix(ev.Path, "/rollback"):
+			// Each start swaps the rotated credential's two keys again.
+			r.Org, id, want = coldWrites, s.rotated, 200
 		case ev.Method == "POST" && strings.HasSuffix(ev.Path, "/test"):
 			r.Body, want = fmt.Sprintf(`{"provider":"openai","api_key":%q,"base_url":%q}`, FakeProviderKey, s.provider+"/v1"), 200
 		case ev.Method == "POST":
