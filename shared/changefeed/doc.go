@@ -70,10 +70,7 @@
 // image's, with remaining_pct from quota_low_pct. Both carry no actor and
 // no revision (a health write never bumps it).
 //
-// template.yaml's filter passes a health write, whose new image holds no
-// key_lock, but not one that lands over an expired lock (left by a request
-// that died before it unlocked; the filter cannot tell it from a Lock):
-// such a change is not published in AWS, and the next one after a request
-// clears the lock is (its previous_status says what was missed). Map
-// itself publishes it (a local run has no filter).
+// template.yaml's filter passes a health write: its new image holds no
+// key_lock, since a health write lands only without a live lock and
+// removes a dead one (left by a request that died before it unlocked).
 package changefeed

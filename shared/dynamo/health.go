@@ -145,13 +145,17 @@ func (s *Store) PutHealth(ctx context.Context, c credentials.Credential, h crede
 			remove = append(remove, n)
 		}
 	}
+	// The condition lets the write land only without a live lock; a dead
+	// one (a request that died before unlocking) goes with it, as Patch
+	// drops one: so the new image holds no lock, and the change events'
+	// stream filter, which drops records whose new image holds key_lock,
+	// passes the health change.
+	remove = append(remove, lockAttr, lockUntilAttr, lockByAttr)
 	expr := ""
 	if len(set) > 0 {
 		expr = "SET " + strings.Join(set, ", ")
 	}
-	if len(remove) > 0 {
-		expr += " REMOVE " + strings.Join(remove, ", ")
-	}
+	expr += " REMOVE " + strings.Join(remove, ", ")
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:        &s.credTable,
 		Key:              key(c.OrgID, credSK(c.ID)),

@@ -543,6 +543,16 @@ func TestContractHealth(t *testing.T) {
 		kind(t, "health while locked", s.PutHealth(ctx, got, h), credentials.Conflict)
 		ok(t, "unlock", s.Unlock(ctx, l))
 		ok(t, "health after unlock", s.PutHealth(ctx, got, h))
+		// A dead lock (its request died before unlocking) does not stop a
+		// health write, and goes with it: no lock is left for the change
+		// events' stream filter to drop the record for.
+		dead, err := s.Lock(ctx, "org", a.ID, "dead", time.Now().Add(-time.Second))
+		ok(t, "a lock that has already ended", err)
+		got.Health = credentials.Health{}
+		ok(t, "health over a dead lock", s.PutHealth(ctx, got, h))
+		if _, _, held, err := s.Fence(ctx, dead); err != nil || held {
+			t.Fatalf("after a health write the dead lock is held %v (%v), want gone", held, err)
+		}
 		ok(t, "delete", s.Delete(ctx, got))
 		kind(t, "health after delete", s.PutHealth(ctx, got, h), credentials.NotFound)
 		if _, err := s.Get(ctx, "org", a.ID); credentials.KindOf(err) != credentials.NotFound {

@@ -336,6 +336,7 @@ func (s *Store) PutHealth(_ context.Context, c credentials.Credential, h credent
 			return credentials.Errorf(credentials.Conflict, "credential %s changed since it was probed", c.ID)
 		}
 		it.c.Health = storedHealth(h)
+		it.lock, it.lockUntil = "", time.Time{} // a dead lock goes with it, as in the adapter
 		return nil
 	})
 }
