@@ -399,7 +399,7 @@ func TestAlarms(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"AWS/Lambda Errors", ns + " SkippedForTime", ns + " RunsSkipped", ns + " Unreachable", ns + " Probed",
+	for _, want := range []string{"AWS/Lambda Errors", "AWS/Lambda Invocations", ns + " SkippedForTime", ns + " RunsSkipped", ns + " Unreachable", ns + " Probed",
 		ns + " CacheWriteFailed", "AWS/ApiGateway 5xx", "AWS/ApiGateway Count", "AWS/Lambda Throttles"} {
 		if len(watched[want]) == 0 {
 			t.Errorf("no alarm watches %s", want)
@@ -407,6 +407,16 @@ func TestAlarms(t *testing.T) {
 	}
 	if !slices.ContainsFunc(dimsOf["AWS/Lambda Errors"], func(d map[string]string) bool { return d["FunctionName"] == "ref:RefreshUsageFunction" }) {
 		t.Errorf("no alarm watches the refresh function's Errors; got %v", dimsOf["AWS/Lambda Errors"])
+	}
+	// A refresh that never runs: its Invocations, missing data breaching.
+	for _, id := range watched["AWS/Lambda Invocations"] {
+		props := tpl.Resources[id].Properties
+		if props["TreatMissingData"] != "breaching" || props["ComparisonOperator"] != "LessThanThreshold" {
+			t.Errorf("%s: TreatMissingData %v, %v; want breaching, LessThanThreshold (a refresh that never runs sends no data)", id, props["TreatMissingData"], props["ComparisonOperator"])
+		}
+	}
+	if !slices.ContainsFunc(dimsOf["AWS/Lambda Invocations"], func(d map[string]string) bool { return d["FunctionName"] == "ref:RefreshUsageFunction" }) {
+		t.Errorf("no alarm watches that the refresh function runs; got %v", dimsOf["AWS/Lambda Invocations"])
 	}
 	// The unreachable share: one alarm over both figures, threshold a parameter.
 	share := ""
