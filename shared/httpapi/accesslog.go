@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
@@ -17,6 +20,60 @@ type record struct {
 	orgID   string
 	pattern string // the route pattern, when API Gateway's context is missing
 	err     error
+
+	mu     sync.Mutex
+	done   bool       // the line is written: later logs go out on their own
+	logged []string   // what the request's services logged (FoldLogs)
+	worst  slog.Level // the highest level among them
+}
+
+// fold keeps a log record of the request's services for its access line;
+// false when the line is already written.
+func (rec *record) fold(r slog.Record, attrs []slog.Attr) bool {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.done {
+		return false
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
+	add := func(a slog.Attr) { fmt.Fprintf(&b, " %s=%v", a.Key, a.Value.Resolve()) }
+	for _, a := range attrs {
+		add(a)
+	}
+	r.Attrs(func(a slog.Attr) bool { add(a); return true })
+	rec.logged = append(rec.logged, b.String())
+	rec.worst = max(rec.worst, r.Level)
+	return true
+}
+
+// FoldLogs wraps the handler of the logger an HTTP function's services log
+// with (a failed compensation, a result not cached, a failed re-read):
+// what they log while a request is being answered goes into that
+// request's one access line (as "logged", raising its level), so that a
+// request leaves exactly one line; outside a request it goes to h.
+func FoldLogs(h slog.Handler) slog.Handler { return foldHandler{next: h} }
+
+type foldHandler struct {
+	next  slog.Handler
+	attrs []slog.Attr
+}
+
+func (f foldHandler) Enabled(ctx context.Context, l slog.Level) bool { return f.next.Enabled(ctx, l) }
+
+func (f foldHandler) Handle(ctx context.Context, r slog.Record) error {
+	if rec := recordOf(ctx); rec != nil && rec.fold(r, f.attrs) {
+		return nil
+	}
+	return f.next.Handle(ctx, r)
+}
+
+func (f foldHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return foldHandler{next: f.next.WithAttrs(as), attrs: append(append([]slog.Attr(nil), f.attrs...), as...)}
+}
+
+func (f foldHandler) WithGroup(name string) slog.Handler {
+	return foldHandler{next: f.next.WithGroup(name), attrs: f.attrs}
 }
 
 type recordKey struct{}
@@ -92,6 +149,13 @@ func AccessLog(log *slog.Logger, h http.Handler) http.Handler {
 		if rec.err != nil {
 			attrs = append(attrs, slog.String("err", rec.err.Error()))
 		}
+		rec.mu.Lock()
+		rec.done = true
+		if len(rec.logged) > 0 {
+			attrs = append(attrs, slog.Any("logged", rec.logged))
+			level = max(level, rec.worst)
+		}
+		rec.mu.Unlock()
 		log.LogAttrs(r.Context(), level, "request", attrs...)
 	})
 }

@@ -114,3 +114,45 @@ func TestInternalErrorLoggedWithoutAccessLog(t *testing.T) {
 		t.Errorf("log = %s, want the internal error", buf.String())
 	}
 }
+
+// What a request's services log (a failed compensation, say) goes into
+// its one access line, raising its level; after the line is written, a
+// log goes out on its own.
+func TestServiceLogsFoldIntoTheAccessLine(t *testing.T) {
+	var buf bytes.Buffer
+	base := slog.New(slog.NewJSONHandler(&buf, nil))
+	services := slog.New(FoldLogs(base.Handler())).With("component", "credentials")
+	auth := Auth{OrgClaim: "org_id", RoleClaim: "org_role", AdminRoles: []string{"admin"}}
+	var after context.Context
+	h := AccessLog(base, serve(services, auth, RouteList, false, func(w http.ResponseWriter, r *http.Request, c Caller) error {
+		services.WarnContext(r.Context(), "compensation failed", "action", "restore secret", "secret", "p/org-a/c1")
+		services.DebugContext(r.Context(), "below the handler's level")
+		after = r.Context()
+		writeJSON(w, 200, map[string]string{})
+		return nil
+	}))
+	resp, err := httpadapter.NewV2(h).ProxyWithContext(context.Background(), event(RouteList, "/provider-credentials", map[string]string{"org_id": "org-a", "org_role": "member"}))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("response %d, %v; want 200", resp.StatusCode, err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("logged %d lines, want 1:\n%s", len(lines), buf.String())
+	}
+	var l struct {
+		Level  string   `json:"level"`
+		Msg    string   `json:"msg"`
+		Logged []string `json:"logged"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &l); err != nil {
+		t.Fatal(err)
+	}
+	want := "WARN compensation failed component=credentials action=restore secret secret=p/org-a/c1"
+	if l.Msg != "request" || l.Level != "WARN" || len(l.Logged) != 1 || l.Logged[0] != want {
+		t.Fatalf("line = %+v; want the request line at WARN with logged [%q]", l, want)
+	}
+	services.InfoContext(after, "late, after the line")
+	if !strings.Contains(buf.String(), `"msg":"late, after the line"`) {
+		t.Errorf("a log after the access line was swallowed: %s", buf.String())
+	}
+}

@@ -7,6 +7,7 @@ package routes
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/acme/provider-credentials/shared/app"
@@ -58,11 +59,19 @@ func Build(b *app.Builder, f Function) (http.Handler, error) {
 	if f.Secrets && b.Clients.SecretsManager == nil {
 		return nil, fmt.Errorf("routes: function %s needs a Secrets Manager client", f.Name)
 	}
-	d, err := f.deps(b)
+	// What the services log while answering a request goes into that
+	// request's one access line.
+	log := b.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	folded := *b
+	folded.Log = slog.New(httpapi.FoldLogs(log.Handler()))
+	d, err := f.deps(&folded)
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.AccessLog(b.Log, f.newHandler(d)), nil
+	return httpapi.AccessLog(log, f.newHandler(d)), nil
 }
 
 // Handler builds the handler of the function in folder functions/<name>.
