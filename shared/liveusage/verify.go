@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/acme/provider-credentials/shared/credentials"
 	"github.com/acme/provider-credentials/shared/usage"
@@ -42,32 +41,12 @@ func (s *Service) Remember(ctx context.Context, c credentials.Credential, v cred
 	return nil
 }
 
-// Error codes of a failed verification.
-const (
-	CodeInvalidKey  = "invalid_key"
-	CodeTimeout     = "timeout"
-	CodeUnreachable = "unreachable"
-	CodeNoKey       = "no_key"
-	CodeBadBaseURL  = "base_url_invalid"
-)
-
-// errorCode classifies a failed probe from its short error. This is the one
-// place that reads the probe's wording: when usage.Result carries an error
-// code of its own, return that here instead.
+// errorCode is a failed probe's reason as the usage resource names it
+// (usage.Code): one vocabulary for the 422 of a verification, the usage
+// resource and the credential's health.
 func errorCode(res usage.Result) string {
-	if res.Error == nil {
-		return CodeUnreachable
+	if res.ErrorCode != nil {
+		return string(*res.ErrorCode)
 	}
-	e := strings.ToLower(*res.Error)
-	switch {
-	case strings.HasPrefix(e, "authentication failed"), strings.HasPrefix(e, "api key "), e == "team blocked":
-		return CodeInvalidKey
-	case strings.HasPrefix(e, "timeout"):
-		return CodeTimeout
-	case strings.HasPrefix(e, "no api key"):
-		return CodeNoKey
-	case strings.HasPrefix(e, "base_url"), strings.HasPrefix(e, "https required"), strings.HasPrefix(e, "address not allowed"):
-		return CodeBadBaseURL
-	}
-	return CodeUnreachable
+	return string(usage.CodeUnreachable)
 }

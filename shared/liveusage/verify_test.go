@@ -30,15 +30,16 @@ func TestVerifyCodes(t *testing.T) {
 		code string
 	}{
 		{usage.Result{Reachable: true}, true, ""},
-		{usage.Result{Reachable: true, Error: str("rate limited (HTTP 429)")}, true, ""},
-		{usage.Result{Error: str("authentication failed (HTTP 401): Incorrect API key provided")}, false, liveusage.CodeInvalidKey},
-		{usage.Result{Error: str("API key disabled")}, false, liveusage.CodeInvalidKey},
-		{usage.Result{Error: str("timeout")}, false, liveusage.CodeTimeout},
-		{usage.Result{Error: str("no API key configured")}, false, liveusage.CodeNoKey},
-		{usage.Result{Error: str("base_url required")}, false, liveusage.CodeBadBaseURL},
-		{usage.Result{Error: str("address not allowed")}, false, liveusage.CodeBadBaseURL},
-		{usage.Result{Error: str("provider error (HTTP 503)")}, false, liveusage.CodeUnreachable},
-		{usage.Result{}, false, liveusage.CodeUnreachable},
+		{usage.Result{Reachable: true, Error: str("rate limited (HTTP 429)"), ErrorCode: code(usage.CodeRateLimited)}, true, ""},
+		{usage.Result{Error: str("authentication failed (HTTP 401): Incorrect API key provided"), ErrorCode: code(usage.CodeInvalidKey)}, false, "invalid_key"},
+		{usage.Result{Error: str("API key disabled"), ErrorCode: code(usage.CodePermissionDenied)}, false, "permission_denied"},
+		{usage.Result{Error: str("timeout"), ErrorCode: code(usage.CodeTimeout)}, false, "timeout"},
+		{usage.Result{Error: str("no API key configured"), ErrorCode: code(usage.CodeNoKey)}, false, "no_key"},
+		{usage.Result{Error: str("base_url required"), ErrorCode: code(usage.CodeBadBaseURL)}, false, "bad_base_url"},
+		{usage.Result{Error: str("address not allowed"), ErrorCode: code(usage.CodeAddressNotAllowed)}, false, "address_not_allowed"},
+		{usage.Result{Error: str("tls handshake failed"), ErrorCode: code(usage.CodeTLSError)}, false, "tls_error"},
+		{usage.Result{Error: str("provider error (HTTP 503)"), ErrorCode: code(usage.CodeProviderError)}, false, "provider_error"},
+		{usage.Result{}, false, "unreachable"},
 	} {
 		s := liveusage.New(mem.NewStore(nil), mem.NewKeyStore(nil), answer(tc.res), liveusage.Options{})
 		v := s.Verify(context.Background(), credentials.VerifyTarget{Provider: "openai", APIKey: "sk-x"})
