@@ -75,7 +75,10 @@ func errNothingToRollBack() *Error {
 // forward again. The key version changes, so every instance's cached key
 // and usage result are stale at once.
 func (s *Service) Rollback(ctx context.Context, orgID, id string) (Credential, error) {
-	fwd, cancel := context.WithTimeout(ctx, forwardBudget)
+	fwd, cancel, err := forward(ctx)
+	if err != nil {
+		return Credential{}, err
+	}
 	defer cancel()
 	c, err := s.lock(fwd, orgID, id)
 	if err != nil {

@@ -430,3 +430,43 @@ func TestALockedCredentialIsAConflict(t *testing.T) {
 	}
 	w.agree(t)
 }
+
+// A key write starts only with time enough left before the request's
+// deadline to finish and, on a failure, still clean up (settle, undo,
+// unlock): a request that spent its time first (a ?verify=true probe)
+// answers 503 and writes nothing, rather than be killed mid-cleanup.
+func TestKeyWritesKeepTimeToCleanUp(t *testing.T) {
+	w := newWorld(t)
+	c := w.create(t, "org", credentials.CreateInput{Provider: "openai", AccountKey: "a", APIKey: ptr("sk-first-1111")})
+	before := w.store.All()
+	near, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for name, write := range map[string]func(context.Context) error{
+		"create": func(ctx context.Context) error {
+			_, err := w.svc.Create(ctx, "org", credentials.CreateInput{Provider: "openai", AccountKey: "b", APIKey: ptr("sk-second-2222")})
+			return err
+		},
+		"rotate": func(ctx context.Context) error {
+			_, err := w.svc.Update(ctx, "org", c.ID, credentials.UpdateInput{APIKey: ptr("sk-second-2222")})
+			return err
+		},
+		"delete":   func(ctx context.Context) error { return w.svc.Delete(ctx, "org", c.ID) },
+		"rollback": func(ctx context.Context) error { _, err := w.svc.Rollback(ctx, "org", c.ID); return err },
+	} {
+		w.faults.Reset()
+		if err := write(near); credentials.KindOf(err) != credentials.Unavailable {
+			t.Errorf("%s with 10 s left: err = %v, want kind Unavailable", name, err)
+		}
+		if ops := w.faults.Ops(); len(ops) != 0 {
+			t.Errorf("%s with 10 s left made calls %v, want none", name, ops)
+		}
+	}
+	if after := w.store.All(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("writes without time to clean up changed the store:\nbefore %+v\nafter  %+v", before, after)
+	}
+	enough, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel2()
+	if _, err := w.svc.Update(enough, "org", c.ID, credentials.UpdateInput{APIKey: ptr("sk-second-2222")}); err != nil {
+		t.Fatalf("rotate with 20 s left: %v", err)
+	}
+}

@@ -82,7 +82,10 @@ func (s *Service) Create(ctx context.Context, orgID string, in CreateInput) (Cre
 	if in.APIKey == nil {
 		return c, s.store.Create(ctx, c)
 	}
-	ctx, cancel := context.WithTimeout(ctx, forwardBudget)
+	ctx, cancel, err := forward(ctx)
+	if err != nil {
+		return Credential{}, err
+	}
 	defer cancel()
 	ref := s.ref(c)
 	version, err := s.keys.Create(ctx, ref, *in.APIKey)
@@ -155,7 +158,10 @@ func (s *Service) Update(ctx context.Context, orgID, id string, in UpdateInput) 
 		// Nothing that needs the stored item first: one conditional write.
 		return s.store.Patch(ctx, orgID, id, Patch{DisplayName: in.DisplayName, Active: in.Active, UpdatedAt: now, UpdatedBy: ActorFrom(ctx)})
 	}
-	fwd, cancel := context.WithTimeout(ctx, forwardBudget)
+	fwd, cancel, err := forward(ctx)
+	if err != nil {
+		return Credential{}, err
+	}
 	defer cancel()
 	c, err := s.lock(fwd, orgID, id)
 	if err != nil {
@@ -258,7 +264,10 @@ func (s *Service) replace(ctx context.Context, c Credential, prev int64) (Creden
 // deletion. The secret goes first so that a failed metadata delete can
 // restore it; the reverse order would leave an orphan on the same failure.
 func (s *Service) Delete(ctx context.Context, orgID, id string) error {
-	fwd, cancel := context.WithTimeout(ctx, forwardBudget)
+	fwd, cancel, err := forward(ctx)
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	c, err := s.lock(fwd, orgID, id)
 	if err != nil {
@@ -335,7 +344,29 @@ const (
 	settleBudget  = 3 * time.Second
 	undoBudget    = 8 * time.Second
 	unlockBudget  = 3 * time.Second
+	cleanupBudget = settleBudget + undoBudget + unlockBudget
+	// minForward is the least a write starts with: less, and it answers
+	// 503 before it writes anything.
+	minForward = 2 * time.Second
 )
+
+// forward is the context of a write's forward steps: forwardBudget, or
+// less when the request's deadline (the function's timeout) is nearer, so
+// that the cleanup still fits after them whatever the request spent first
+// (a ?verify=true probe, a read). Too little time left is an outage answer,
+// before anything is written.
+func forward(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	budget := forwardBudget
+	if dl, ok := ctx.Deadline(); ok {
+		budget = min(budget, time.Until(dl)-cleanupBudget)
+	}
+	if budget < minForward {
+		return nil, nil, &Error{Kind: Unavailable, Detail: StorageUnavailable,
+			Err: fmt.Errorf("credentials: %s left before the deadline: too little to write and still clean up", budget.Round(time.Millisecond))}
+	}
+	c, cancel := context.WithTimeout(ctx, budget)
+	return c, cancel, nil
+}
 
 // storedState is a credential as stored after a failed write: read again,
 // not cancelled with the request, because the write may have landed though
