@@ -181,8 +181,9 @@ func (s *Service) Test(ctx context.Context, in credentials.TestInput) usage.Resu
 }
 
 func unreachable(c credentials.Credential, now time.Time, reason string) usage.Result {
+	code := usage.CodeKeyUnreadable
 	return usage.Result{
 		Provider: c.Provider, AccountKey: c.AccountKey, CheckedAt: now.UTC().Truncate(time.Microsecond),
-		Reachable: false, Error: &reason,
+		Reachable: false, Error: &reason, ErrorCode: &code,
 	}
 }

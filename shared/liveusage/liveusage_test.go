@@ -225,7 +225,7 @@ func TestAnUnreadableKeyIsReportedNotProbed(t *testing.T) {
 	if err := json.Unmarshal(body, &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Reachable || r.Error == nil || *r.Error != "the stored API key could not be read" || w.prober.count() != 0 {
+	if r.Reachable || r.Error == nil || *r.Error != "the stored API key could not be read" || r.ErrorCode == nil || *r.ErrorCode != usage.CodeKeyUnreadable || w.prober.count() != 0 {
 		t.Fatalf("result %s after %d probes; want unreachable, key not readable, no probe", body, w.prober.count())
 	}
 }

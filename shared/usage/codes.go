@@ -39,6 +39,11 @@ import "strings"
 //   - CodeNoKey: the credential has no API key and the provider needs one.
 //   - CodeProviderError: anything else: a 5xx, another 4xx (a 404 for a
 //     wrong model or path), an unreadable answer, an unsupported provider.
+//
+// And one the service sets before any probe (liveusage):
+//
+//   - CodeKeyUnreadable: the stored key could not be read from the key
+//     store (an outage of ours, not the provider's or the key's).
 type Code string
 
 // The error codes. See Code.
@@ -54,21 +59,22 @@ const (
 	CodeBadBaseURL        Code = "bad_base_url"
 	CodeNoKey             Code = "no_key"
 	CodeProviderError     Code = "provider_error"
+	CodeKeyUnreadable     Code = "key_unreadable"
 )
 
 // Codes returns every Code, in the documented order.
 func Codes() []Code {
 	return []Code{CodeInvalidKey, CodePermissionDenied, CodeInsufficientQuota, CodeRateLimited,
 		CodeUnreachable, CodeTimeout, CodeTLSError, CodeAddressNotAllowed, CodeBadBaseURL,
-		CodeNoKey, CodeProviderError}
+		CodeNoKey, CodeProviderError, CodeKeyUnreadable}
 }
 
 // KeyFailing reports whether c says the key itself cannot be used, so that a
 // credential's health is failing: invalid_key, permission_denied,
 // insufficient_quota and no_key. rate_limited is not failing (the key is
 // valid, only throttled). The transport and configuration codes
-// (unreachable, timeout, tls_error, address_not_allowed, bad_base_url) and
-// provider_error say nothing about the key: health should not call the key
+// (unreachable, timeout, tls_error, address_not_allowed, bad_base_url),
+// provider_error and key_unreadable say nothing about the key: health should not call the key
 // failing on them (unknown, or keep the last verdict).
 func (c Code) KeyFailing() bool {
 	switch c {

@@ -344,7 +344,7 @@ func TestErrorCodesRedacted(t *testing.T) {
 }
 
 func TestCodes(t *testing.T) {
-	want := "invalid_key permission_denied insufficient_quota rate_limited unreachable timeout tls_error address_not_allowed bad_base_url no_key provider_error"
+	want := "invalid_key permission_denied insufficient_quota rate_limited unreachable timeout tls_error address_not_allowed bad_base_url no_key provider_error key_unreadable"
 	var got []string
 	for _, c := range Codes() {
 		got = append(got, string(c))
