@@ -64,8 +64,9 @@
 // health_checked_at moving, is no event. The writer sets the quota-low
 // marker when a window's remaining falls under QuotaLowPercent
 // (QUOTA_LOW_PERCENT, template parameter QuotaLowPercent, default 10) of
-// its limit and the stored marker's reset has passed: at most one write
-// per window reset. Quota Low is published when (quota_low_window,
+// its limit and the stored marker's reset is an hour past
+// (liveusage.QuotaLowRepeat): at most one write per window reset, and at
+// most one an hour for a window that resets sooner. Quota Low is published when (quota_low_window,
 // quota_low_reset_at) of the new image is set and differs from the old
 // image's, with remaining_pct from quota_low_pct. Both carry no actor and
 // no revision (a health write never bumps it).

@@ -15,6 +15,13 @@ import (
 // health write an hour, not one a probe.
 const LastOKGranularity = time.Hour
 
+// QuotaLowRepeat is how long after the marked window's reset a window low
+// again is marked anew: a window that resets every minute (requests per
+// minute) stays low across many resets, and a marker (and a "Credential
+// Quota Low" event, perhaps an e-mail) per refresh run would be noise; an
+// hour or daily window is marked again in its next low window.
+const QuotaLowRepeat = time.Hour
+
 // DefaultQuotaLowPercent is Options.QuotaLowPercent's default.
 const DefaultQuotaLowPercent = 10
 
@@ -58,7 +65,7 @@ func NextHealth(prev credentials.Health, fingerprint string, res usage.Result, q
 		next.Status, next.ErrorCode, next.FailingSince = credentials.HealthOK, nil, time.Time{}
 	}
 	if q := quotaLow(res, quotaLowPct, now); q != nil && next.Status != "" &&
-		(prev.QuotaLow == nil || !now.Before(prev.QuotaLow.ResetAt)) {
+		(prev.QuotaLow == nil || now.Sub(prev.QuotaLow.ResetAt) >= QuotaLowRepeat) {
 		next.QuotaLow = q
 	}
 	// A key past its maximum age is marked once, on the first probe that
