@@ -120,44 +120,58 @@ func AccessLog(log *slog.Logger, h http.Handler) http.Handler {
 		rec := &record{}
 		ctx, calls := awscalls.WithCounter(context.WithValue(r.Context(), recordKey{}, rec))
 		sw := &statusWriter{ResponseWriter: w}
+		// A panic (a bug) still leaves its line, with what the request's
+		// services logged before it, then goes on to the Lambda runtime.
+		defer func() {
+			if p := recover(); p != nil {
+				rec.err = fmt.Errorf("panic: %v", p)
+				sw.status = http.StatusInternalServerError
+				writeLine(r, log, rec, sw.status, start, calls)
+				panic(p)
+			}
+		}()
 		h.ServeHTTP(sw, r.WithContext(ctx))
-
-		var reqID, route string
-		if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok {
-			reqID, route = rc.RequestID, rc.RouteKey
-		}
-		if route == "" {
-			route = rec.pattern
-		}
 		status := sw.status
 		if status == 0 {
 			status = http.StatusOK // a handler that wrote nothing: net/http's default
 		}
-		attrs := []slog.Attr{
-			slog.String("api_request_id", reqID),
-			slog.String("route", route),
-			slog.String("org_id", rec.orgID),
-			slog.Int("status", status),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.Int64("aws_calls", calls.Operations()),
-			slog.Int64("aws_attempts", calls.Attempts()),
-		}
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelError
-		}
-		if rec.err != nil {
-			attrs = append(attrs, slog.String("err", rec.err.Error()))
-		}
-		rec.mu.Lock()
-		rec.done = true
-		if len(rec.logged) > 0 {
-			attrs = append(attrs, slog.Any("logged", rec.logged))
-			level = max(level, rec.worst)
-		}
-		rec.mu.Unlock()
-		log.LogAttrs(r.Context(), level, "request", attrs...)
+		writeLine(r, log, rec, status, start, calls)
 	})
+}
+
+// writeLine writes a request's one access line.
+func writeLine(r *http.Request, log *slog.Logger, rec *record, status int, start time.Time, calls *awscalls.Counter) {
+	var reqID, route string
+	if rc, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok {
+		reqID, route = rc.RequestID, rc.RouteKey
+	}
+	if route == "" {
+		route = rec.pattern
+	}
+	attrs := []slog.Attr{
+		slog.String("api_request_id", reqID),
+		slog.String("route", route),
+		slog.String("org_id", rec.orgID),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.Int64("aws_calls", calls.Operations()),
+		slog.Int64("aws_attempts", calls.Attempts()),
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	if rec.err != nil {
+		attrs = append(attrs, slog.String("err", rec.err.Error()))
+	}
+	rec.mu.Lock()
+	rec.done = true
+	if len(rec.logged) > 0 {
+		attrs = append(attrs, slog.Any("logged", rec.logged))
+		level = max(level, rec.worst)
+	}
+	rec.mu.Unlock()
+	log.LogAttrs(r.Context(), level, "request", attrs...)
 }
 
 // statusWriter remembers the status a handler wrote.

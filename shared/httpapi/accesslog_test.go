@@ -156,3 +156,36 @@ func TestServiceLogsFoldIntoTheAccessLine(t *testing.T) {
 		t.Errorf("a log after the access line was swallowed: %s", buf.String())
 	}
 }
+
+// A panicking handler (a bug) still leaves its one line, at ERROR with
+// status 500 and what its services logged, and the panic goes on.
+func TestAccessLineOnPanic(t *testing.T) {
+	var buf bytes.Buffer
+	base := slog.New(slog.NewJSONHandler(&buf, nil))
+	services := slog.New(FoldLogs(base.Handler()))
+	h := AccessLog(base, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		services.WarnContext(r.Context(), "compensation failed", "secret", "p/org-a/c1")
+		panic("nil map")
+	}))
+	func() {
+		defer func() {
+			if p := recover(); p != "nil map" {
+				t.Errorf("recovered %v, want the handler's panic", p)
+			}
+		}()
+		_, _ = httpadapter.NewV2(h).ProxyWithContext(context.Background(), event(RouteList, "/provider-credentials", nil))
+	}()
+	var l struct {
+		Level  string   `json:"level"`
+		Status int      `json:"status"`
+		Err    string   `json:"err"`
+		Logged []string `json:"logged"`
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 1 || json.Unmarshal([]byte(lines[0]), &l) != nil {
+		t.Fatalf("logged %q, want one line", buf.String())
+	}
+	if l.Level != "ERROR" || l.Status != 500 || l.Err != "panic: nil map" || len(l.Logged) != 1 {
+		t.Fatalf("line %+v; want ERROR, 500, the panic and the folded warning", l)
+	}
+}
