@@ -112,15 +112,32 @@ func Build(ctx context.Context, repoRoot, outDir string, dirs []string) (map[str
 // Instance is one running emulator with one function. Invoke serialises
 // calls: the emulator crashes on concurrent invokes.
 type Instance struct {
-	URL string // the invocation endpoint
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	out *Buffer
+	URL    string // the invocation endpoint
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	out    *Buffer
+	exited <-chan struct{} // closed when the emulator's process has ended
 }
 
 // Start runs the emulator with bootstrap. env is the function's whole
-// environment (the emulator passes its own environment through).
+// environment (the emulator passes its own environment through). A free
+// port can be taken by another process (a test's server) before the
+// emulator binds it; the emulator then exits at once, and Start tries
+// again on other ports.
 func Start(ctx context.Context, rieBin, bootstrap string, env []string) (*Instance, error) {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var in *Instance
+		if in, err = start(ctx, rieBin, bootstrap, env); err == nil || !errors.Is(err, errExited) {
+			return in, err
+		}
+	}
+	return nil, err
+}
+
+var errExited = errors.New("rie: emulator exited")
+
+func start(ctx context.Context, rieBin, bootstrap string, env []string) (*Instance, error) {
 	ports, err := FreePorts(2)
 	if err != nil {
 		return nil, fmt.Errorf("rie: free ports: %w", err)
@@ -137,12 +154,27 @@ func Start(ctx context.Context, rieBin, bootstrap string, env []string) (*Instan
 		return nil, fmt.Errorf("rie: start: %w", err)
 	}
 	in := &Instance{URL: "http://" + api + "/2015-03-31/functions/function/invocations", cmd: cmd, out: out}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	in.exited = exited
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", api, 200*time.Millisecond)
 		if err == nil {
 			_ = c.Close()
-			return in, nil
+			// Whoever answered, the emulator must still be running a
+			// moment later: one that could not bind has exited.
+			select {
+			case <-exited:
+				return nil, fmt.Errorf("%w (port %s taken?):\n%s", errExited, api, out.String())
+			case <-time.After(50 * time.Millisecond):
+				return in, nil
+			}
+		}
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("%w before it listened on %s:\n%s", errExited, api, out.String())
+		default:
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			in.Stop()
@@ -186,13 +218,11 @@ func (in *Instance) Stop() {
 		return
 	}
 	_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = in.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-in.exited:
 	case <-time.After(5 * time.Second):
 		_ = syscall.Kill(-in.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		<-in.exited
 	}
 }
 
