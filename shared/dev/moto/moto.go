@@ -27,8 +27,9 @@ var ErrNotInstalled = errors.New(`moto_server is not installed: install it with 
 
 // Server is a running moto_server.
 type Server struct {
-	URL string // http://127.0.0.1:PORT
-	cmd *exec.Cmd
+	URL    string // http://127.0.0.1:PORT
+	cmd    *exec.Cmd
+	exited <-chan struct{} // closed when the process has ended
 }
 
 // serverScript serves moto's app one request at a time on 127.0.0.1:argv[1].
@@ -49,6 +50,19 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("moto: python3 not found: %w", ErrNotInstalled)
 	}
+	// A free port can be taken by another process before moto binds it:
+	// moto then exits, and it is started again on another.
+	for attempt := 0; ; attempt++ {
+		s, err := start(ctx, bin)
+		if err == nil || !errors.Is(err, errExited) || attempt == 2 {
+			return s, err
+		}
+	}
+}
+
+var errExited = errors.New("moto: the emulator exited")
+
+func start(ctx context.Context, bin string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("moto: find a free port: %w", err)
@@ -61,7 +75,9 @@ func Start(ctx context.Context) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("moto: start %s: %w", bin, err)
 	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, exited: exited}
 	if err := s.wait(ctx, 30*time.Second); err != nil {
 		s.Stop()
 		return nil, err
@@ -76,9 +92,13 @@ func (s *Server) wait(ctx context.Context, limit time.Duration) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/moto-api/data.json", nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			_ = resp.Body.Close()
-			return nil
+			if resp.StatusCode == http.StatusOK { // moto's own API, not whoever holds the port
+				return nil
+			}
 		}
 		select {
+		case <-s.exited:
+			return fmt.Errorf("%w before it answered on %s", errExited, s.URL)
 		case <-ctx.Done():
 			return fmt.Errorf("moto: %s did not answer within %s", s.URL, limit)
 		case <-time.After(50 * time.Millisecond):
@@ -92,13 +112,11 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-s.exited:
 	case <-time.After(5 * time.Second):
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
+		<-s.exited
 	}
 }
 
