@@ -33,28 +33,7 @@ func BenchmarkRefresh(b *testing.B) {
 			src := genSource{n: bc.n, pageSize: 1000, providers: 8}
 			ideal := time.Duration(bc.n) * probe / time.Duration(bc.conc)
 			var ratio float64
-			var peak atomic.Uint64
-			// A low GC target keeps the sampled heap close to the live heap.
-			defer debug.SetGCPercent(debug.SetGCPercent(10))
-			runtime.GC()
-			var before runtime.MemStats
-			runtime.ReadMemStats(&before)
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				var ms runtime.MemStats
-				for {
-					runtime.ReadMemStats(&ms)
-					if ms.HeapAlloc > peak.Load() {
-						peak.Store(ms.HeapAlloc)
-					}
-					select {
-					case <-stop:
-						return
-					case <-time.After(20 * time.Millisecond):
-					}
-				}
-			})
+			heap := sampleHeap()
 			b.ResetTimer()
 			for b.Loop() {
 				e := refresh.NewEngine(src, &memCursors{}, &sleepRefresher{def: probe},
@@ -69,14 +48,56 @@ func BenchmarkRefresh(b *testing.B) {
 				b.Logf("%s: wall %v, ideal %v (%d × %v / %d): ratio %.3f", bc.name, wall.Round(time.Millisecond), ideal, bc.n, probe, bc.conc, ratio)
 			}
 			b.StopTimer()
-			close(stop)
-			wg.Wait()
-			var after runtime.MemStats
-			runtime.ReadMemStats(&after)
+			peak, allocated := heap.stop()
 			b.ReportMetric(ratio, "ideal-ratio")
-			b.ReportMetric(float64(peak.Load()-min(peak.Load(), before.HeapAlloc)), "peak-heap-B")
-			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(bc.n)/float64(b.N), "B/credential")
-			b.Logf("%s: peak live heap %d KiB above the start", bc.name, (peak.Load()-min(peak.Load(), before.HeapAlloc))>>10)
+			b.ReportMetric(float64(peak), "peak-heap-B")
+			b.ReportMetric(float64(allocated)/float64(bc.n)/float64(b.N), "B/credential")
+			b.Logf("%s: peak live heap %d KiB above the start", bc.name, peak>>10)
 		})
 	}
+}
+
+// heapSampler samples the live heap while a benchmark runs: its peak
+// above the start, and the bytes allocated in all.
+type heapSampler struct {
+	before  runtime.MemStats
+	peak    atomic.Uint64
+	done    chan struct{}
+	wg      sync.WaitGroup
+	restore int
+}
+
+// sampleHeap starts sampling every 20 ms, with a low GC target so that the
+// sampled heap stays close to the live heap.
+func sampleHeap() *heapSampler {
+	h := &heapSampler{done: make(chan struct{}), restore: debug.SetGCPercent(10)}
+	runtime.GC()
+	runtime.ReadMemStats(&h.before)
+	h.wg.Go(func() {
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc > h.peak.Load() {
+				h.peak.Store(ms.HeapAlloc)
+			}
+			select {
+			case <-h.done:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	return h
+}
+
+// stop ends the sampling: the peak live heap above the start, and the
+// bytes allocated since.
+func (h *heapSampler) stop() (peak, allocated uint64) {
+	close(h.done)
+	h.wg.Wait()
+	debug.SetGCPercent(h.restore)
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	p := h.peak.Load()
+	return p - min(p, h.before.HeapAlloc), after.TotalAlloc - h.before.TotalAlloc
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -158,27 +156,7 @@ func runScale(b *testing.B, n, segs, factor int) scaleRun {
 	cur := &scaleCursors{m: map[int]string{}}
 	r := scaleRun{n: n, segs: segs, factor: factor, covered: true, minSeen: 1 << 30}
 
-	defer debug.SetGCPercent(debug.SetGCPercent(10)) // the sampled heap stays close to the live heap
-	runtime.GC()
-	var before runtime.MemStats
-	runtime.ReadMemStats(&before)
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			if ms.HeapAlloc > peak.Load() {
-				peak.Store(ms.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	})
+	heap := sampleHeap()
 
 	for s := range segs {
 		e := refresh.NewEngine(src, cur, ref, refresh.Options{
@@ -224,9 +202,7 @@ func runScale(b *testing.B, n, segs, factor int) scaleRun {
 		}
 		r.probed += st.Probed
 	}
-	close(stop)
-	wg.Wait()
-	r.peakHeap = peak.Load() - min(peak.Load(), before.HeapAlloc)
+	r.peakHeap, _ = heap.stop()
 	r.sumLatency = time.Duration(ref.latency.Load())
 	if r.reached == 0 {
 		r.minSeen = 0
