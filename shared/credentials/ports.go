@@ -62,11 +62,14 @@ type SecretRef struct {
 // KeyStore keeps API keys, one secret per credential. Versions are the key
 // store's own version ids; a credential records the one it uses.
 type KeyStore interface {
-	// Name returns the secret name for a credential.
+	// Name returns the secret name for a credential. credentialID may end
+	// in ".<generation>": a key set again after it was cleared gets a
+	// secret of its own; the name still belongs to the credential.
 	Name(orgID, credentialID string) string
-	// Create stores the first key of a credential. If a secret of that name
-	// is scheduled for deletion (the key was cleared), it is restored and
-	// given the new key.
+	// Create stores the first key of a credential's secret. If a secret of
+	// that name is scheduled for deletion, it is restored and given the new
+	// key (the service names a key set again after a clear anew, so this
+	// is only a safety net).
 	Create(ctx context.Context, ref SecretRef, apiKey string) (version string, err error)
 	// Put stores a new key in an existing secret.
 	Put(ctx context.Context, name, apiKey string) (version string, err error)

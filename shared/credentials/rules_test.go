@@ -276,7 +276,7 @@ func TestUpdateSemantics(t *testing.T) {
 				}
 			}, secret: "live",
 		}}},
-		{`"api_key": "" clears the key, a new one restores the secret`, credentials.CreateInput{Provider: "openai", AccountKey: "a", APIKey: ptr("sk-old-1111")}, []step{{
+		{`"api_key": "" clears the key, a new one gets a secret of its own`, credentials.CreateInput{Provider: "openai", AccountKey: "a", APIKey: ptr("sk-old-1111")}, []step{{
 			in: credentials.UpdateInput{APIKey: ptr("")},
 			check: func(t *testing.T, b, a credentials.Credential) {
 				same(t, "has key", false, a.HasAPIKey)
@@ -334,13 +334,23 @@ func TestUpdateSemantics(t *testing.T) {
 				if stored, err := w.svc.Get(ctx, "org", c.ID); err != nil || !sameStored(stored, got) {
 					t.Errorf("step %d: stored %+v (%v), answered %+v", i, stored, err, got)
 				}
-				state := "none"
-				for _, sec := range w.keys.Secrets() {
-					if sec.Name == secretName {
-						state = map[bool]string{false: "live", true: "deleted"}[sec.Deleted]
+				stateOf := func(name string) string {
+					for _, sec := range w.keys.Secrets() {
+						if sec.Name == name {
+							return map[bool]string{false: "live", true: "deleted"}[sec.Deleted]
+						}
 					}
+					return "none"
 				}
-				if state != s.secret {
+				if got.HasAPIKey && got.SecretName != secretName {
+					// A key set again after a clear, or a first key: a
+					// secret of its own; the one before stays deleted.
+					if old := stateOf(secretName); old == "live" {
+						t.Errorf("step %d: the secret before, %s, is live again", i, secretName)
+					}
+					secretName = got.SecretName
+				}
+				if state := stateOf(secretName); state != s.secret {
 					t.Errorf("step %d: secret %s, want %s", i, state, s.secret)
 				}
 				w.agree(t)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -236,7 +237,12 @@ func (s *Service) update(ctx context.Context, c Credential, in UpdateInput, now 
 		return c, nil
 
 	default: // first key, or a key again after it was cleared
+		// A secret of its own, named for this revision: a key cleared
+		// before stays in the secret scheduled for deletion, and is gone
+		// for good once its recovery window ends, instead of living on as
+		// an old version of the secret the new key would reuse.
 		ref := s.ref(c)
+		ref.Name = s.keys.Name(c.OrgID, c.ID+"."+strconv.FormatInt(c.Revision, 10))
 		version, err := s.keys.Create(ctx, ref, *in.APIKey)
 		if err != nil {
 			return Credential{}, s.settleFailed(ctx, c, fmt.Errorf("update credential %s: store key: %w", id, err),

@@ -629,36 +629,38 @@ func TestRefreshCursorCredentialDeletedBetweenRuns(t *testing.T) {
 	}
 }
 
-// raceClaims re-adds the key of a keyless credential right after the
-// sweep's bulk claim check: the sweep's re-check must see it.
+// raceClaims runs claim right after the sweep's bulk claim check: the
+// sweep's re-check must see what it did.
 type raceClaims struct {
 	*dynamo.Store
-	readd func()
+	claim func()
 	once  sync.Once
 }
 
 func (r *raceClaims) ClaimedSecrets(ctx context.Context, refs []refresh.SecretClaim) (map[int]bool, error) {
 	claimed, err := r.Store.ClaimedSecrets(ctx, refs)
-	r.once.Do(r.readd)
+	r.once.Do(r.claim)
 	return claimed, err
 }
 
-func TestSweepSparesAKeyReaddedAfterTheClaimCheck(t *testing.T) {
+// A secret that a credential comes to claim between the bulk claim check
+// and its deletion (a create whose metadata write lands late) is spared.
+// (A key set again after a clear never does: it gets a secret of its own.)
+func TestSweepSparesASecretClaimedAfterTheClaimCheck(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
-	keyless := credentials.Credential{ID: credentials.NewID(), OrgID: "org-r", Provider: "openai", AccountKey: "k", Active: true,
-		CreatedAt: time.Now(), UpdatedAt: time.Now()}
-	if err := w.store.Create(ctx, keyless); err != nil {
-		t.Fatalf("store credential: %v", err)
-	}
-	name := w.keys.Name(keyless.OrgID, keyless.ID) // left live when its key was cleared
-	if _, err := w.env.SM.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String(`{"api_key":"old"}`), Tags: w.stackTag()}); err != nil {
+	cred := credentials.Credential{ID: credentials.NewID(), OrgID: "org-r", Provider: "openai", AccountKey: "k", Active: true,
+		CreatedAt: time.Now(), UpdatedAt: time.Now(), Revision: 1}
+	name := w.keys.Name(cred.OrgID, cred.ID)
+	out, err := w.env.SM.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: aws.String(`{"api_key":"sk-late-landing-0001"}`), Tags: w.stackTag()})
+	if err != nil {
 		t.Fatalf("create secret: %v", err)
 	}
-	claims := &raceClaims{Store: w.store, readd: func() {
-		key := "sk-readded-key-0001"
-		if _, err := w.svc.Update(ctx, keyless.OrgID, keyless.ID, credentials.UpdateInput{APIKey: &key}); err != nil {
-			t.Errorf("re-add the key: %v", err)
+	claims := &raceClaims{Store: w.store, claim: func() {
+		c := cred
+		c.HasAPIKey, c.SecretName, c.KeyVersion = true, name, aws.ToString(out.VersionId)
+		if err := w.store.Create(ctx, c); err != nil {
+			t.Errorf("the late create: %v", err)
 		}
 	}}
 	later := time.Now().Add(2 * time.Hour)
@@ -668,15 +670,53 @@ func TestSweepSparesAKeyReaddedAfterTheClaimCheck(t *testing.T) {
 		t.Fatalf("Sweep: %v", err)
 	}
 	if st.Deleted != 0 || st.Spared != 1 {
-		t.Fatalf("sweep = %+v; want the re-added key spared, nothing deleted", st)
+		t.Fatalf("sweep = %+v; want the claimed secret spared, nothing deleted", st)
 	}
-	out, err := w.env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
-	if err != nil || out.DeletedDate != nil {
-		t.Fatalf("secret after the sweep: %v (deleted %v); want it live", err, out.DeletedDate)
+	d, err := w.env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
+	if err != nil || d.DeletedDate != nil {
+		t.Fatalf("secret after the sweep: %v (deleted %v); want it live", err, d.DeletedDate)
 	}
-	c, err := w.svc.Get(ctx, keyless.OrgID, keyless.ID)
+	c, err := w.svc.Get(ctx, cred.OrgID, cred.ID)
 	if err != nil || !c.HasAPIKey || c.SecretName != name {
 		t.Fatalf("credential = %+v, %v; want it to claim %s", c, err, name)
+	}
+}
+
+// A key set again after it was cleared gets a secret of its own: the
+// cleared key's secret is not brought back (its key is gone once the
+// recovery window ends), and the sweep leaves the new one alone.
+func TestKeySetAgainAfterAClearGetsANewSecret(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	first := "sk-cleared-key-0001"
+	c, err := w.svc.Create(ctx, "org-g", credentials.CreateInput{Provider: "openai", AccountKey: "g", APIKey: &first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := c.SecretName
+	empty, again := "", "sk-set-again-0002"
+	if _, err := w.svc.Update(ctx, "org-g", c.ID, credentials.UpdateInput{APIKey: &empty}); err != nil {
+		t.Fatal(err)
+	}
+	c, err = w.svc.Update(ctx, "org-g", c.ID, credentials.UpdateInput{APIKey: &again})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SecretName == old {
+		t.Fatalf("the key set again went into the cleared key's secret %s", old)
+	}
+	d, err := w.env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &old})
+	if err != nil || d.DeletedDate == nil {
+		t.Fatalf("the cleared key's secret: %v, deleted %v; want it still scheduled for deletion", err, d.DeletedDate)
+	}
+	if got, err := w.keys.Key(ctx, c.SecretName, c.KeyVersion); err != nil || got != again {
+		t.Fatalf("the new key reads %v", err)
+	}
+	later := time.Now().Add(2 * time.Hour)
+	st, err := refresh.Sweep(ctx, secrets.NewLister(w.keys, w.env.SM), w.store, w.keys,
+		refresh.SweepOptions{Now: func() time.Time { return later }, Log: w.b.Log})
+	if err != nil || st.Deleted != 0 || st.Restored != 0 {
+		t.Fatalf("sweep = %+v, %v; want nothing deleted or restored (the new secret is claimed, the old one's deletion runs)", st, err)
 	}
 }
 

@@ -170,6 +170,7 @@ func (s *Store) parseName(name string) (orgID, credentialID string) {
 	if !ok || orgID == "" || Escape(orgID) != org {
 		return "", ""
 	}
+	id, _, _ = strings.Cut(id, ".") // <id>.<generation>: a key set again after it was cleared
 	return orgID, id
 }
 

@@ -238,6 +238,7 @@ func (k *KeyStore) listed(name string, s *secret) refresh.ListedSecret {
 	l := refresh.ListedSecret{Name: name, Changed: s.changed, Deleted: s.deleted, DeletedAt: s.deletedAt, Owned: true}
 	if rest, ok := strings.CutPrefix(name, k.prefix()+"/"); ok {
 		if org, id, ok := strings.Cut(rest, "/"); ok && !strings.Contains(id, "/") {
+			id, _, _ = strings.Cut(id, ".") // <id>.<generation>, as secrets parses it
 			l.OrgID, l.CredentialID = org, id
 		}
 	}
