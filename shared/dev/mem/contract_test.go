@@ -530,7 +530,14 @@ func TestContractHealth(t *testing.T) {
 		// A credential write carries the health it read.
 		a2 := got
 		a2.DisplayName, a2.Revision = "renamed", got.Revision+1
-		ok(t, "replace", s.Replace(ctx, a2, got.Revision))
+		if err := s.Replace(ctx, a2, got.Revision); err != nil {
+			// The SDK retries a write whose answer the emulator lost under
+			// load; the retry of one that landed is refused. Settle it as
+			// the service does: did it land?
+			if cur, gerr := s.Get(ctx, "org", a.ID); gerr != nil || cur.Revision != a2.Revision || cur.DisplayName != "renamed" {
+				t.Fatalf("replace: %v", err)
+			}
+		}
 		got, _ = s.Get(ctx, "org", a.ID)
 		if !reflect.DeepEqual(got.Health, healthy) {
 			t.Fatalf("health after a replace %+v, want %+v", got.Health, healthy)
