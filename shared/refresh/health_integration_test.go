@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/acme/provider-credentials/shared/credentials"
+	"github.com/acme/provider-credentials/shared/dev/fakeprovider"
 	"github.com/acme/provider-credentials/shared/dynamo"
 )
 
@@ -28,26 +27,9 @@ import (
 // quota-low marker is written once.
 func TestRefreshKeepsHealth(t *testing.T) {
 	const key = "sk-health-test-key-QQQQ"
-	var reject atomic.Bool
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if reject.Load() {
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = fmt.Fprint(w, `{"error":{"message":"Incorrect API key provided: sk-heal**QQQQ.","type":"invalid_request_error","code":"invalid_api_key"}}`)
-			return
-		}
-		switch r.URL.Path {
-		case "/v1/models":
-			_, _ = fmt.Fprint(w, `{"object":"list","data":[{"id":"gpt-4o-mini","object":"model"}]}`)
-		case "/v1/chat/completions":
-			w.Header().Set("x-ratelimit-limit-requests", "1000")
-			w.Header().Set("x-ratelimit-remaining-requests", "42")
-			w.Header().Set("x-ratelimit-reset-requests", "30m0s")
-			_, _ = fmt.Fprint(w, `{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"H"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
+	provider := fakeprovider.NewOpenAI()
+	provider.SetRequests(1000, 42, "30m0s")
+	fake := httptest.NewServer(provider)
 	t.Cleanup(fake.Close)
 	w := newWorld(t)
 	c := w.create("org-h", "openai", fake.URL+"/v1", key, true)
@@ -94,7 +76,7 @@ func TestRefreshKeepsHealth(t *testing.T) {
 		t.Fatalf("a run that changed nothing rewrote health: checked_at %v → %v, quota reset %v → %v", ok1.CheckedAt, again.CheckedAt, ok1.QuotaLow.ResetAt, again.QuotaLow.ResetAt)
 	}
 
-	reject.Store(true)
+	provider.Reject(true)
 	rejectedAt := time.Now().UTC().Truncate(time.Microsecond)
 	f1 := run("rejected")
 	h := f1.CurrentHealth()
@@ -108,7 +90,7 @@ func TestRefreshKeepsHealth(t *testing.T) {
 		t.Fatalf("still failing: failing_since %v → %v, checked_at %v → %v; want both kept (no write)", h.FailingSince, h2.FailingSince, h.CheckedAt, h2.CheckedAt)
 	}
 
-	reject.Store(false)
+	provider.Reject(false)
 	acceptedAt := time.Now().UTC().Truncate(time.Microsecond)
 	ok2 := run("accepted once more").CurrentHealth()
 	if ok2.Status != credentials.HealthOK || !ok2.FailingSince.IsZero() || ok2.ErrorCode != nil || ok2.LastOKAt.Before(acceptedAt) {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Rate-limit figures the fake sends on a chat completion.
@@ -32,6 +33,24 @@ type OpenAI struct {
 
 	mu   sync.Mutex
 	seen []string
+
+	reject   atomic.Bool                 // every key is refused (Reject)
+	requests atomic.Pointer[requestsWin] // nil: the constants above
+}
+
+type requestsWin struct {
+	limit, remaining int64
+	reset            string
+}
+
+// Reject makes the fake refuse every key, as OpenAI refuses an unknown one,
+// until Reject(false): a key that starts failing and later recovers.
+func (f *OpenAI) Reject(on bool) { f.reject.Store(on) }
+
+// SetRequests sets the request window a chat completion reports (its
+// x-ratelimit-*-requests headers), in place of the constants above.
+func (f *OpenAI) SetRequests(limit, remaining int64, reset string) {
+	f.requests.Store(&requestsWin{limit: limit, remaining: remaining, reset: reset})
 }
 
 // NewOpenAI accepts the given keys, or any key when none is given.
@@ -61,7 +80,7 @@ func (f *OpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	if f.keys != nil && !f.keys[key] {
+	if f.reject.Load() || f.keys != nil && !f.keys[key] {
 		masked := key
 		if len(key) > 12 {
 			masked = key[:8] + strings.Repeat("*", len(key)-12) + key[len(key)-4:]
@@ -74,9 +93,13 @@ func (f *OpenAI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/v1/models":
 		_, _ = fmt.Fprintf(w, `{"object":"list","data":[{"id":%q,"object":"model","created":1,"owned_by":"openai"}]}`, Model)
 	case "/v1/chat/completions":
-		h.Set("x-ratelimit-limit-requests", fmt.Sprint(RequestsLimit))
-		h.Set("x-ratelimit-remaining-requests", fmt.Sprint(RequestsRemaining))
-		h.Set("x-ratelimit-reset-requests", RequestsReset)
+		rw := requestsWin{limit: RequestsLimit, remaining: RequestsRemaining, reset: RequestsReset}
+		if p := f.requests.Load(); p != nil {
+			rw = *p
+		}
+		h.Set("x-ratelimit-limit-requests", fmt.Sprint(rw.limit))
+		h.Set("x-ratelimit-remaining-requests", fmt.Sprint(rw.remaining))
+		h.Set("x-ratelimit-reset-requests", rw.reset)
 		h.Set("x-ratelimit-limit-tokens", fmt.Sprint(TokensLimit))
 		h.Set("x-ratelimit-remaining-tokens", fmt.Sprint(TokensRemaining))
 		h.Set("x-ratelimit-reset-tokens", TokensReset)

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +21,7 @@ import (
 	"github.com/acme/provider-credentials/shared/changefeed"
 	"github.com/acme/provider-credentials/shared/credentials"
 	"github.com/acme/provider-credentials/shared/dev/awstest"
+	"github.com/acme/provider-credentials/shared/dev/fakeprovider"
 	"github.com/acme/provider-credentials/shared/dev/streamfeed"
 	"github.com/acme/provider-credentials/shared/refresh"
 	"github.com/acme/provider-credentials/shared/scheduled"
@@ -44,30 +42,9 @@ func TestHealthFeedEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	var reject atomic.Bool
-	var remaining atomic.Int64
-	var reset atomic.Value
-	remaining.Store(900)
-	reset.Store("30m0s")
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if reject.Load() {
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = fmt.Fprint(w, `{"error":{"message":"Incorrect API key provided: sk-healt**WXYZ.","type":"invalid_request_error","code":"invalid_api_key"}}`)
-			return
-		}
-		switch r.URL.Path {
-		case "/v1/models":
-			_, _ = fmt.Fprint(w, `{"object":"list","data":[{"id":"gpt-4o-mini","object":"model"}]}`)
-		case "/v1/chat/completions":
-			w.Header().Set("x-ratelimit-limit-requests", "1000")
-			w.Header().Set("x-ratelimit-remaining-requests", fmt.Sprint(remaining.Load()))
-			w.Header().Set("x-ratelimit-reset-requests", reset.Load().(string))
-			_, _ = fmt.Fprint(w, `{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"H"}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
+	provider := fakeprovider.NewOpenAI()
+	provider.SetRequests(1000, 900, "30m0s")
+	fake := httptest.NewServer(provider)
 	t.Cleanup(fake.Close)
 
 	env := awstest.New(t)
@@ -160,7 +137,7 @@ func TestHealthFeedEndToEnd(t *testing.T) {
 	run("accepted again") // nothing changed: no write
 	expect("created, then ok twice", changefeed.TypeCreated)
 
-	reject.Store(true)
+	provider.Reject(true)
 	run("rejected")
 	run("still rejected")
 	expect("rejected", changefeed.TypeHealthChanged)
@@ -169,7 +146,7 @@ func TestHealthFeedEndToEnd(t *testing.T) {
 		t.Errorf("failing event detail %+v", d)
 	}
 
-	reject.Store(false)
+	provider.Reject(false)
 	run("accepted once more")
 	run("accepted, nothing new")
 	expect("recovered", changefeed.TypeHealthChanged)
@@ -180,8 +157,7 @@ func TestHealthFeedEndToEnd(t *testing.T) {
 
 	// The requests window runs low (42 % left, under QUOTA_LOW_PERCENT)
 	// and resets in 3 s.
-	remaining.Store(420)
-	reset.Store("3s")
+	provider.SetRequests(1000, 420, "3s")
 	run("quota low")
 	run("quota low, same window")
 	expect("quota low", changefeed.TypeQuotaLow)
